@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the system packages claudia_llm's scripts and tests need (Debian/Ubuntu).
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=''
+[ "$(id -u)" -ne 0 ] && sudo='sudo'
+echo "installing system packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+# Debian starts a redis-server service on 6379 on install; our scripts start their own.
