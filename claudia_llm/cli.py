@@ -1,0 +1,171 @@
+"""``claudia-llm``: run, talk to and evaluate claudia_llm without ``ros2 launch``.
+
+    claudia-llm run  [--config YAML] [-p name:=value ...]     both nodes, one process
+    claudia-llm say  TEXT [--local] [--timeout S]             print one response record
+    claudia-llm eval TSV [--json OUT] [--attach]              score a labelled TSV
+    claudia-llm worker [...]                                  LLM worker for the Redis queue
+"""
+import argparse
+import json
+import sys
+import threading
+from typing import List, Optional
+
+from claudia_llm.core.paths import config_dir
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Parse ``argv`` and run one subcommand; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == 'worker':
+        from claudia_llm.worker_main import main as worker_main
+        return worker_main(argv[1:])
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='claudia-llm', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    def common(p):
+        p.add_argument('--config', default=str(config_dir() / 'claudia_llm.yaml'),
+                       help='ROS parameters YAML (default: the packaged one)')
+        p.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
+                       help='override one parameter, e.g. -p ollama.host:=http://orin:11434')
+
+    run = sub.add_parser('run', help='run llm_node and diagnostics_node in this process')
+    common(run)
+    run.set_defaults(func=_run)
+    say = sub.add_parser('say', help='publish one utterance and print its response record')
+    say.add_argument('text')
+    say.add_argument('--local', action='store_true', help='start the nodes in this process')
+    say.add_argument('--timeout', type=float, default=30.0, help='seconds to wait')
+    common(say)
+    say.set_defaults(func=_say)
+    ev = sub.add_parser('eval', help='publish each TSV row and score the records')
+    ev.add_argument('tsv')
+    ev.add_argument('--json', dest='json_out', help='write totals and one row per case')
+    ev.add_argument('--attach', action='store_true', help='use nodes already running')
+    ev.add_argument('--timeout', type=float, default=30.0, help='seconds per utterance')
+    common(ev)
+    ev.set_defaults(func=_eval)
+    sub.add_parser('worker', help='run LLM workers on the Redis queue (see worker --help)')
+    return parser
+
+
+def _init(args, local: bool) -> None:
+    import rclpy
+
+    from claudia_llm.ros.runner import ros_args
+    rclpy.init(args=ros_args(args.config if local else None, args.param if local else []))
+
+
+def _run(args) -> int:
+    import rclpy
+
+    from claudia_llm.ros.runner import InProcessNodes
+    _init(args, local=True)
+    nodes = None
+    stop = threading.Event()
+    try:
+        nodes = InProcessNodes()
+        print('claudia-llm: llm_node and diagnostics_node running; Ctrl-C to stop', flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if nodes is not None:
+            nodes.close()
+        rclpy.try_shutdown()
+    return 0
+
+
+def _with_client(args, local: bool, body) -> int:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from claudia_llm.core.settings import load_yaml
+    from claudia_llm.ros.client import UtteranceClient
+    from claudia_llm.ros.runner import InProcessNodes
+    _init(args, local)
+    settings = load_yaml('llm_node', args.config)
+    nodes = client = None
+    executor = SingleThreadedExecutor()
+    try:
+        if local:
+            nodes = InProcessNodes()
+        client = UtteranceClient(settings['topics.utterance'], settings['topics.response'])
+        executor.add_node(client)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        if not client.wait_for_node(10.0):
+            print('no node subscribes to %s: start `claudia-llm run` or use --local'
+                  % settings['topics.utterance'], file=sys.stderr)
+            return 2
+        return body(client)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        if client is not None:
+            client.destroy_node()
+        if nodes is not None:
+            nodes.close()
+        rclpy.try_shutdown()
+
+
+def _say(args) -> int:
+    def body(client):
+        record = client.ask(args.text, args.timeout)
+        if record is None:
+            print('no response record within %.0f s' % args.timeout, file=sys.stderr)
+            return 1
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    return _with_client(args, args.local, body)
+
+
+def _eval(args) -> int:
+    from claudia_llm.core.evaluation import read_cases, score, summarise
+    cases = read_cases(args.tsv)
+
+    def body(client):
+        rows = []
+        for i, case in enumerate(cases, 1):
+            row = score(case, client.ask(case.utterance, args.timeout))
+            rows.append(row)
+            mark = 'ok ' if row['ok'] else ('WRONG' if row['wrong_action'] else 'miss')
+            print('%3d %-5s %-9s %8s ms  %s -> %s (expected %s)' % (
+                i, mark, row['source'], _ms(row['latency_ms']), case.utterance,
+                '+'.join(row['intent']) or 'none', case.expected), flush=True)
+        totals = summarise(rows, cases)
+        _print_totals(totals)
+        if args.json_out:
+            with open(args.json_out, 'w', encoding='utf-8') as out:
+                json.dump({'totals': totals, 'rows': rows}, out, ensure_ascii=False, indent=1)
+        return 0 if totals['missing_records'] == 0 else 1
+    return _with_client(args, not args.attach, body)
+
+
+def _ms(value) -> str:
+    return '-' if value is None else '%.1f' % value
+
+
+def _print_totals(t) -> None:
+    print('\nrows %d  right %d  accuracy %.1f%%  wrong actions %d  fallbacks %d  '
+          'missing records %d' % (t['rows'], t['right'], 100 * t['accuracy'],
+                                  t['wrong_actions'], t['fallbacks'], t['missing_records']))
+    print('rows expecting an action: %d, right from emergency/exact/semantic tiers: %d '
+          '(%.1f%%); actions changed without a named rule: %d' % (
+              t['expecting_action'], t['cache_tier_right'], 100 * t['cache_tier_rate'],
+              t['unexplained_changes']))
+    print('%-10s %5s %10s %10s' % ('source', 'n', 'p50 ms', 'p99 ms'))
+    for source, s in t['latency_by_source'].items():
+        print('%-10s %5d %10.1f %10.1f' % (source, s['n'], s['p50_ms'], s['p99_ms']))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

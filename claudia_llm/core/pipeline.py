@@ -1,0 +1,231 @@
+"""The pipeline: one utterance in, exactly one ``ResponseRecord`` out.
+
+Tiers, fastest first: input checks -> emergency words -> exact cache (with sequences
+composed from cached commands) -> semantic cache -> LLM through the scheduler; then
+the safety policy, with the robot state read at that moment. Every accepted utterance
+gets one record, error or not: ``handle`` never raises (except on cancellation).
+"""
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable, List, Optional, Union
+
+from . import commands, emergency, normalize
+from .admission import admit
+from .errors import ClaudiaError, InputError, LLMError
+from .exact_cache import ExactCache
+from .inputs import Utterance, new_request_id, parse_utterance
+from .policy import SafetyPolicy
+from .record import Action, Answer, PolicyChange, ResponseRecord
+from .replies import fallback_reply
+from .robot_state import RobotState
+from .scheduler.request import LLMRequest
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[ResponseRecord], None]
+
+
+class Pipeline:
+    """Ties the tiers together; built by ``core.app.build_pipeline``.
+
+    Args:
+        registry: the Go2 action table (``ActionRegistry``).
+        policy: the safety policy every action list passes.
+        robot_state: posture and battery, read when actions are checked.
+        exact: the exact cache.
+        semantic: the semantic cache or None when disabled.
+        scheduler: the LLM request scheduler (``core.scheduler``).
+        publish: called once per record, from the event loop thread.
+        model: Ollama model tag, copied into records.
+        max_chars, max_bytes: input limits.
+        deadline_s: how long an LLM request may wait and run, seconds.
+    """
+
+    def __init__(self, *, registry, policy: SafetyPolicy, robot_state: RobotState,
+                 exact: ExactCache, semantic, scheduler, publish: Publish, model: str,
+                 max_chars: int = 500, max_bytes: int = 4096, deadline_s: float = 10.0):
+        self.registry = registry
+        self.policy = policy
+        self.robot_state = robot_state
+        self.exact = exact
+        self.semantic = semantic
+        self.scheduler = scheduler
+        self.publish = publish
+        self.model = model
+        self.max_chars = max_chars
+        self.max_bytes = max_bytes
+        self.deadline_s = deadline_s
+        self._last_emergency = 0.0  # wall-clock stamp of the last emergency stop
+        # High-risk actions are only understood from strict keys (see core.commands).
+        self.high_risk = frozenset(spec.name for spec in registry if spec.risk == 'high')
+
+    async def handle(self, raw: Union[str, bytes], received: Optional[float] = None,
+                     stamp: Optional[float] = None) -> ResponseRecord:
+        """Answer one raw ``/claudia/utterance`` message and publish its record.
+
+        Args:
+            raw: the message data (text or bytes).
+            received: ``time.perf_counter()`` when the message arrived (latency base).
+            stamp: wall-clock time of arrival, seconds since the epoch.
+        """
+        received = time.perf_counter() if received is None else received
+        stamp = time.time() if stamp is None else stamp
+        record = ResponseRecord(request_id='', utterance='', stamp=stamp, model=self.model)
+        try:
+            await self._answer(raw, record, received)
+        except asyncio.CancelledError:
+            raise
+        except InputError as exc:
+            self._fail(record, exc.code, str(exc))
+        except ClaudiaError as exc:
+            self._fail(record, exc.code, str(exc))
+        except Exception as exc:  # noqa: BLE001 - no accepted utterance goes unanswered
+            log.exception('internal error answering %r', record.utterance)
+            self._fail(record, 'internal_error', '%s: %s' % (type(exc).__name__, exc))
+        record.request_id = record.request_id or new_request_id()
+        record.latency_ms['total'] = (time.perf_counter() - received) * 1000.0
+        self.publish(record)
+        return record
+
+    async def handle_orphan(self, request: LLMRequest, result, error) -> ResponseRecord:
+        """Publish the record of an LLM request whose waiter is gone (node restarted).
+
+        The scheduler calls this once per orphaned request with its result or error
+        (``expired`` for ones past their deadline); the safety policy runs on the robot
+        state of now, so a late answer can never act on a stale posture.
+        """
+        record = ResponseRecord(request_id=request.request_id, utterance=request.utterance,
+                                stamp=request.created, normalized=request.text,
+                                model=self.model, priority=request.priority)
+        started = time.perf_counter()
+        if error is not None:
+            self._fail(record, error.code, str(error))
+        else:
+            record.source, record.model = 'llm', result.model or self.model
+            await self._admit(request.utterance, result.answer)
+            record.reply = result.answer.reply
+            record.intent = [a.name for a in result.answer.intent]
+            self._apply_policy(record, result.answer.intent, record.stamp)
+        record.latency_ms['total'] = max(time.time() - request.created, 0.0) * 1000.0
+        record.latency_ms['orphan'] = (time.perf_counter() - started) * 1000.0
+        self.publish(record)
+        return record
+
+    async def _answer(self, raw, record: ResponseRecord, received: float) -> None:
+        if isinstance(raw, str):
+            record.utterance = raw[:self.max_chars]
+        utterance = parse_utterance(raw, self.max_chars, self.max_bytes)
+        record.request_id, record.utterance = utterance.request_id, utterance.text
+        record.priority = utterance.priority
+        lap = _Lap(record, received)
+        if emergency.is_emergency(utterance.text):
+            return self._emergency(record, lap)
+        record.normalized = normalize.normalize(utterance.text)
+        lap('normalize')
+        answer = await self._exact_tier(utterance.text, record)
+        lap('exact')
+        if answer is None and self.semantic is not None:
+            answer = await self._semantic_tier(utterance.text, record)
+            lap('semantic')
+        if answer is None:
+            answer = await self._llm_tier(utterance, record, lap)
+        if answer is None:
+            return
+        record.reply = answer.reply
+        record.intent = [a.name for a in answer.intent]
+        self._apply_policy(record, answer.intent, record.stamp)
+        lap('policy')
+
+    def _emergency(self, record: ResponseRecord, lap) -> None:
+        """StopMove at once; cancel queued LLM work and suppress in-flight actions."""
+        self._last_emergency = record.stamp
+        record.source = 'emergency'
+        record.reply = fallback_reply('stop', record.utterance)
+        record.intent = [emergency.EMERGENCY_ACTION]
+        stop = self.registry.get(emergency.EMERGENCY_ACTION)
+        self._apply_policy(record, [Action(stop.name, stop.api_id)], record.stamp)
+        lap('emergency')
+        self.scheduler.cancel_before(record.stamp)
+
+    async def _exact_tier(self, text: str, record: ResponseRecord) -> Optional[Answer]:
+        answer = await commands.compose_async(text, self._exact_lookup, self.high_risk)
+        if answer is not None:
+            record.source = 'exact'
+        return answer
+
+    async def _exact_lookup(self, key: str) -> Optional[Answer]:
+        hit = await self.exact.check(key)
+        return hit.answer if hit is not None else None
+
+    async def _semantic_tier(self, text: str, record: ResponseRecord) -> Optional[Answer]:
+        hit = await self.semantic.check(text)
+        if hit is None:
+            return None
+        record.source = 'semantic'
+        record.cache = {'key': hit.key, 'matched': hit.matched_text,
+                        'score': round(float(hit.score), 4)}
+        return hit.answer
+
+    async def _llm_tier(self, utterance: Utterance, record: ResponseRecord,
+                        lap) -> Optional[Answer]:
+        request = LLMRequest(request_id=record.request_id, text=record.normalized,
+                             utterance=utterance.text, priority=utterance.priority,
+                             created=record.stamp, deadline_s=self.deadline_s)
+        try:
+            result = await self.scheduler.submit(request)
+        except LLMError as exc:
+            lap('llm')
+            self._fail(record, exc.code, str(exc))
+            return None
+        lap('llm')
+        record.source = 'llm'
+        record.model = result.model or self.model
+        await self._admit(utterance.text, result.answer)
+        return result.answer
+
+    async def _admit(self, text: str, answer: Answer) -> None:
+        """Cache a valid LLM answer when the admission policy allows it."""
+        if not admit(answer, text):
+            return
+        key = commands.store_key(text, answer, self.high_risk)
+        await self.exact.store_answer(key, answer, source='llm')
+        if self.semantic is not None:
+            await self.semantic.store(text, answer, source='llm')
+
+    def _apply_policy(self, record: ResponseRecord, intent: List[Action],
+                      received_stamp: float) -> None:
+        """Run the policy on the current robot state; suppress pre-emergency actions."""
+        if intent and record.source != 'emergency' and received_stamp < self._last_emergency:
+            record.policy = [PolicyChange(a.name, 'emergency_stop',
+                                          'an emergency stop came after this utterance')
+                             for a in intent]
+            return
+        result = self.policy.check(intent, record.source, self.robot_state.snapshot())
+        if result.actions:
+            result = self.policy.commit(record.request_id, result)
+        record.actions, record.policy = result.actions, result.changes
+        if record.actions:
+            self.robot_state.assume_after(record.actions, self.registry)
+
+    def _fail(self, record: ResponseRecord, code: str, message: str) -> None:
+        record.source = 'fallback'
+        record.intent, record.actions = [], []
+        record.reply = fallback_reply(code, record.utterance)
+        record.set_error(code, message)
+        log.info('request %s: %s (%s)', record.request_id or '-', code, message)
+
+
+class _Lap:
+    """Records stage latencies in ms since the previous lap."""
+
+    def __init__(self, record: ResponseRecord, start: float):
+        self._record, self._last = record, start
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self._record.latency_ms[stage] = (now - self._last) * 1000.0
+        self._last = now
+
+
+AsyncLookup = Callable[[str], Awaitable[Optional[Answer]]]

@@ -1,0 +1,48 @@
+"""Short fixed replies for answers no tier produced, in the speaker's language."""
+import re
+
+_KANA = re.compile('[\u3040-\u30ff\uff66-\uff9f]')
+_HAN = re.compile('[\u4e00-\u9fff]')
+
+FALLBACK = {
+    'llm_unavailable': {'ja': 'ごめんなさい、今は考えることができません。',
+                        'zh': '对不起，我现在无法思考。',
+                        'en': "Sorry, I can't think right now."},
+    'llm_timeout': {'ja': 'ごめんなさい、時間がかかりすぎました。',
+                    'zh': '对不起，我想得太久了。',
+                    'en': 'Sorry, that took me too long.'},
+    'busy': {'ja': 'ちょっと待ってね、今いそがしいです。',
+             'zh': '请稍等，我现在很忙。',
+             'en': "I'm busy right now, please wait a moment."},
+    'expired': {'ja': 'ごめんなさい、間に合いませんでした。',
+                'zh': '对不起，来不及了。',
+                'en': 'Sorry, I was too late to answer that.'},
+    'invalid_input': {'ja': 'ごめんなさい、聞き取れませんでした。',
+                      'zh': '对不起，我没听清楚。',
+                      'en': "Sorry, I didn't catch that."},
+    'stop': {'ja': '止まります。', 'zh': '停下了。', 'en': 'Stopping.'},
+    'default': {'ja': 'ごめんなさい、よくわかりませんでした。',
+                'zh': '对不起，我没明白。',
+                'en': "Sorry, I didn't understand."},
+}
+
+
+def language_of(text: str) -> str:
+    """Guess 'ja' (any kana), 'zh' (Han without kana) or 'en' (the rest)."""
+    if _KANA.search(text):
+        return 'ja'
+    if _HAN.search(text):
+        return 'zh'
+    return 'en'
+
+
+def fallback_reply(code: str, text: str = '') -> str:
+    """Return the fixed reply for error ``code`` in the language of ``text``.
+
+    Codes without their own reply get the 'default' one; error codes of the LLM tier
+    (``llm_http_error``, ``llm_malformed_output``, ``cancelled``...) share it.
+    """
+    replies = FALLBACK.get(code, FALLBACK['default'])
+    if code.startswith('invalid') or code in ('empty', 'too_long', 'invalid_utf8'):
+        replies = FALLBACK['invalid_input']
+    return replies[language_of(text)]

@@ -1,0 +1,248 @@
+"""Key-value store for the caches: Redis when reachable, process memory when not.
+
+``FailoverStore`` writes through to an in-process ``MemoryStore`` (bounded LRU, TTL)
+and to Redis. Reads come from memory first (a hit costs microseconds), then Redis.
+When Redis is unreachable it logs once, keeps serving from memory, probes Redis again
+every ``retry_interval_s`` and, when Redis is back, logs once and replays the entries
+written meanwhile so nothing learnt during the outage is lost.
+
+Values are bytes; hashes map str -> bytes. TTLs are absolute seconds from the write
+(never refreshed by reads); ``ttl_s`` None or 0 means no expiry.
+"""
+import logging
+import time
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional, Tuple
+
+from .errors import StoreUnavailable
+from .redis_conn import REDIS_DOWN_ERRORS
+
+log = logging.getLogger(__name__)
+
+Value = object  # bytes, or Dict[str, bytes] for hashes
+
+
+class MemoryStore:
+    """Bounded in-process store with per-key absolute expiry and LRU eviction."""
+
+    def __init__(self, max_entries: int = 50000, clock: Callable[[], float] = time.monotonic):
+        if max_entries <= 0:
+            raise ValueError('max_entries must be > 0, got %r' % max_entries)
+        self._data = OrderedDict()  # type: OrderedDict[str, Tuple[Value, Optional[float]]]
+        self._max = max_entries
+        self._clock = clock
+
+    def get(self, key: str) -> Optional[Value]:
+        """Return the value, or None when absent or expired."""
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and self._clock() >= expires:
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    def set(self, key: str, value: Value, ttl_s: Optional[float] = None) -> None:
+        """Store ``value``; evicts the least recently used entry beyond ``max_entries``."""
+        expires = self._clock() + ttl_s if ttl_s else None
+        self._data[key] = (value, expires)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def ttl_left(self, key: str) -> Optional[float]:
+        """Seconds until ``key`` expires, or None for no expiry or absent."""
+        item = self._data.get(key)
+        if item is None or item[1] is None:
+            return None
+        return max(item[1] - self._clock(), 0.0)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        self._data.pop(key, None)
+
+    def keys(self, prefix: str) -> List[str]:
+        """Live keys starting with ``prefix``."""
+        return [k for k in list(self._data) if k.startswith(prefix) and self.get(k) is not None]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class FailoverStore:
+    """Redis with an in-memory mirror and failover; see the module docstring.
+
+    Args:
+        redis: a ``redis.asyncio.Redis`` (see ``redis_conn.make_redis``) or None to run on
+            memory only. The store never closes a client it was given.
+        retry_interval_s: how often to probe Redis while it is down, seconds.
+        memory: the mirror; a new ``MemoryStore`` by default.
+    """
+
+    def __init__(self, redis, retry_interval_s: float = 2.0,
+                 memory: Optional[MemoryStore] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.redis = redis
+        self.memory = memory if memory is not None else MemoryStore()
+        self._retry_interval_s = retry_interval_s
+        self._clock = clock
+        self._down_since = None  # type: Optional[float]
+        self._last_probe = 0.0
+        self._unsynced = OrderedDict()  # type: OrderedDict[str, None]
+
+    @property
+    def redis_up(self) -> bool:
+        """False while Redis is known to be unreachable."""
+        return self.redis is not None and self._down_since is None
+
+    async def get(self, key: str) -> Optional[bytes]:
+        """Return the bytes at ``key`` or None (memory first, then Redis)."""
+        value = self.memory.get(key)
+        if value is not None or not await self._redis_usable():
+            return value
+        try:
+            value, ttl_ms = await self._get_with_ttl(key)
+        except REDIS_DOWN_ERRORS as exc:
+            self._mark_down(exc)
+            return None
+        if value is not None:
+            self.memory.set(key, value, ttl_ms / 1000.0 if ttl_ms and ttl_ms > 0 else None)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_s: Optional[float] = None) -> None:
+        """Write ``value`` to memory and Redis; remembered for replay if Redis is down."""
+        self.memory.set(key, value, ttl_s)
+        await self._write(key)
+
+    async def hset(self, key: str, mapping: Dict[str, bytes],
+                   ttl_s: Optional[float] = None) -> None:
+        """Write a whole hash (replacing it) to memory and Redis."""
+        self.memory.set(key, dict(mapping), ttl_s)
+        await self._write(key)
+
+    async def hgetall(self, key: str) -> Optional[Dict[str, bytes]]:
+        """Return the hash at ``key`` (field -> bytes) or None."""
+        value = self.memory.get(key)
+        if value is not None or not await self._redis_usable():
+            return value
+        try:
+            raw = await self.redis.hgetall(key)
+            ttl_ms = await self.redis.pttl(key) if raw else None
+        except REDIS_DOWN_ERRORS as exc:
+            self._mark_down(exc)
+            return None
+        if not raw:
+            return None
+        value = {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
+        self.memory.set(key, value, ttl_ms / 1000.0 if ttl_ms and ttl_ms > 0 else None)
+        return value
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key`` from memory and Redis."""
+        self.memory.delete(key)
+        self._unsynced.pop(key, None)
+        if await self._redis_usable():
+            try:
+                await self.redis.delete(key)
+            except REDIS_DOWN_ERRORS as exc:
+                self._mark_down(exc)
+
+    async def keys(self, prefix: str) -> List[str]:
+        """Keys under ``prefix`` in Redis (SCAN) and memory, without duplicates."""
+        found = dict.fromkeys(self.memory.keys(prefix))
+        if await self._redis_usable():
+            try:
+                async for key in self.redis.scan_iter(match=_glob_escape(prefix) + '*',
+                                                      count=500):
+                    found[key.decode() if isinstance(key, bytes) else key] = None
+            except REDIS_DOWN_ERRORS as exc:
+                self._mark_down(exc)
+        return list(found)
+
+    async def ping(self) -> bool:
+        """True when Redis answers PING now (also ends a known outage)."""
+        return await self._redis_usable(force=True)
+
+    async def _get_with_ttl(self, key: str) -> Tuple[Optional[bytes], Optional[int]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            value, ttl_ms = await pipe.get(key).pttl(key).execute()
+        return value, ttl_ms
+
+    async def _write(self, key: str) -> None:
+        if not await self._redis_usable():
+            self._unsynced[key] = None
+            return
+        try:
+            await self._push(key)
+        except REDIS_DOWN_ERRORS as exc:
+            self._unsynced[key] = None
+            self._mark_down(exc)
+
+    async def _push(self, key: str) -> None:
+        value = self.memory.get(key)
+        if value is None:
+            return
+        ttl = self.memory.ttl_left(key)
+        px = max(int(ttl * 1000), 1) if ttl is not None else None
+        if isinstance(value, dict):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key).hset(key, mapping=value)
+                if px:
+                    pipe.pexpire(key, px)
+                await pipe.execute()
+        else:
+            await self.redis.set(key, value, px=px)
+
+    async def _redis_usable(self, force: bool = False) -> bool:
+        if self.redis is None:
+            return False
+        if self._down_since is None and not force:
+            return True
+        now = self._clock()
+        if not force and now - self._last_probe < self._retry_interval_s:
+            return False
+        self._last_probe = now
+        try:
+            await self.redis.ping()
+        except REDIS_DOWN_ERRORS as exc:
+            self._mark_down(exc)
+            return False
+        if self._down_since is not None:
+            log.info('Redis is reachable again after %.1f s; replaying %d entries',
+                     now - self._down_since, len(self._unsynced))
+            self._down_since = None
+            await self._replay()
+        return self._down_since is None
+
+    async def _replay(self) -> None:
+        while self._unsynced:
+            key = next(iter(self._unsynced))
+            try:
+                await self._push(key)
+            except REDIS_DOWN_ERRORS as exc:
+                self._mark_down(exc)
+                return
+            self._unsynced.pop(key, None)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = self._clock()
+            self._last_probe = self._down_since
+            log.warning('Redis unreachable (%s: %s); serving from memory, retrying every %.1f s',
+                        type(exc).__name__, exc, self._retry_interval_s)
+
+
+def _glob_escape(text: str) -> str:
+    return ''.join('\\' + c if c in '*?[]\\' else c for c in text)
+
+
+def require_redis(store: FailoverStore) -> None:
+    """Raise StoreUnavailable when the store has no Redis behind it right now.
+
+    Raises:
+        StoreUnavailable: Redis is down or not configured.
+    """
+    if not store.redis_up:
+        raise StoreUnavailable('Redis is not reachable')

@@ -1,0 +1,33 @@
+"""Forward Python ``logging`` records of claudia_llm.core to a node's rclpy logger."""
+import logging
+
+
+class RosLogHandler(logging.Handler):
+    """A logging handler writing to an rclpy logger at the matching severity."""
+
+    claudia_ros = True
+
+    def __init__(self, ros_logger):
+        super().__init__()
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(message)
+        elif record.levelno >= logging.INFO:
+            self._ros_logger.info(message)
+        else:
+            self._ros_logger.debug(message)
+
+
+def forward_python_logging(ros_logger, level: int = logging.INFO) -> None:
+    """Send records of the ``claudia_llm`` logger tree to ``ros_logger``."""
+    handler = RosLogHandler(ros_logger)
+    handler.setFormatter(logging.Formatter('[%(name)s] %(message)s'))
+    root = logging.getLogger('claudia_llm')
+    root.setLevel(level)
+    root.addHandler(handler)
+    root.propagate = False

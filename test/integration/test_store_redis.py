@@ -1,0 +1,75 @@
+"""FailoverStore and ExactCache against a real redis-server, including an outage."""
+import asyncio
+
+import pytest
+
+from claudia_llm.core.exact_cache import ExactCache
+from claudia_llm.core.record import Action, Answer
+from claudia_llm.core.redis_conn import make_redis
+from claudia_llm.core.store import FailoverStore, MemoryStore
+
+SIT = Answer('座ります', [Action('Sit', 1009)], kind='command')
+
+
+def fresh_store(url, retry_interval_s=0.05):
+    return FailoverStore(make_redis(url, socket_timeout_s=0.3, connect_timeout_s=0.3),
+                         retry_interval_s=retry_interval_s)
+
+
+@pytest.mark.asyncio
+async def test_entries_persist_in_redis_across_store_instances(redis_server):
+    first = ExactCache(fresh_store(redis_server.url), 'qwen2.5:7b', 'p1', ttl_s=60)
+    key = await first.store_answer('座って', SIT)
+    second = ExactCache(fresh_store(redis_server.url), 'qwen2.5:7b', 'p1', ttl_s=60)
+    hit = await second.check('座って')
+    assert hit is not None and hit.answer == SIT and hit.key == key
+    ttl = await second.store.redis.ttl(key)
+    assert 0 < ttl <= 60
+
+
+@pytest.mark.asyncio
+async def test_model_and_prompt_version_are_part_of_the_key(redis_server):
+    store = fresh_store(redis_server.url)
+    await ExactCache(store, 'qwen2.5:7b', 'p1').store_answer('sit', SIT)
+    assert await ExactCache(store, 'qwen2.5:3b', 'p1').check('sit') is None
+    assert await ExactCache(store, 'qwen2.5:7b', 'p2').check('sit') is None
+
+
+@pytest.mark.asyncio
+async def test_lexicon_entries_never_expire(redis_server):
+    cache = ExactCache(fresh_store(redis_server.url), 'm', 'p', ttl_s=5)
+    key = await cache.store_answer('お座り', SIT, source='lexicon')
+    assert await cache.store.redis.ttl(key) == -1
+
+
+@pytest.mark.asyncio
+async def test_outage_serves_memory_and_replays_writes_when_redis_returns(redis_server):
+    store = fresh_store(redis_server.url)
+    await store.set('claudia:t:before', b'1')
+    redis_server.stop()
+    # Still served (memory mirror), and a new write is accepted while Redis is down.
+    assert await store.get('claudia:t:before') == b'1'
+    await store.set('claudia:t:during', b'2', ttl_s=60)
+    await store.hset('claudia:t:hash', {'f': b'v'})
+    assert not store.redis_up
+    redis_server.start()
+    await asyncio.sleep(0.1)
+    assert await store.ping()
+    assert store.redis_up
+    other = fresh_store(redis_server.url)
+    other.memory = MemoryStore()
+    assert await other.get('claudia:t:during') == b'2'
+    assert await other.hgetall('claudia:t:hash') == {'f': b'v'}
+
+
+@pytest.mark.asyncio
+async def test_corrupt_entry_is_a_miss_and_is_removed(redis_server):
+    cache = ExactCache(fresh_store(redis_server.url), 'm', 'p')
+    await cache.store.redis.set(cache.key('sit'), b'{not json')
+    assert await cache.check('sit') is None
+    assert await cache.store.redis.exists(cache.key('sit')) == 0
+
+
+def test_negative_ttl_is_refused():
+    with pytest.raises(ValueError, match='ttl_s'):
+        ExactCache(FailoverStore(None), 'm', 'p', ttl_s=-1)

