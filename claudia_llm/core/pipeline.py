@@ -169,7 +169,7 @@ class Pipeline:
 
     async def _llm_tier(self, utterance: Utterance, record: ResponseRecord,
                         lap) -> Optional[Answer]:
-        request = LLMRequest(request_id=record.request_id, text=record.normalized,
+        request = LLMRequest(request_id=record.request_id, text=utterance.text,
                              utterance=utterance.text, priority=utterance.priority,
                              created=record.stamp, deadline_s=self.deadline_s)
         try:

@@ -10,8 +10,8 @@ answers of another prompt are never compared or served.
 A lookup never touches Redis: ``check`` embeds the utterance once (on the embedder's own
 thread) and takes the top-1 cosine over an in-process matrix mirror (``core.vector_index``)
 among the entries whose guards (negation, direction, numbers: ``core.guards``) equal the
-query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or unknown action is never
-served (the query then goes to the LLM and the safety policy).
+query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
+unknown action is never served (the query then goes to the LLM and the safety policy).
 
 Mirror refresh, and why this way: writes are rare (one per new LLM answer) and lookups
 constant, so every write also sets a per-namespace change token

@@ -2,7 +2,7 @@
 import json
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -20,7 +20,8 @@ class UtteranceClient(Node):
         self._pub = self.create_publisher(String, utterance_topic, qos.reliable(10))
         self.create_subscription(String, response_topic, self.response_callback,
                                  qos.reliable(50))
-        self._records = {}  # type: Dict[str, Dict[str, Any]]
+        self._records: Dict[str, Dict[str, Any]] = {}
+        self._arrivals: List[Dict[str, Any]] = []
         self._cond = threading.Condition()
 
     def response_callback(self, msg: String) -> None:
@@ -31,6 +32,7 @@ class UtteranceClient(Node):
             return
         with self._cond:
             self._records[str(record.get('request_id'))] = record
+            self._arrivals.append(record)
             self._cond.notify_all()
 
     def wait_for_node(self, timeout_s: float) -> bool:
@@ -49,9 +51,36 @@ class UtteranceClient(Node):
         Someone must spin this node (an executor in another thread).
         """
         request_id = new_request_id()
-        payload = json.dumps({'text': text, 'id': request_id, 'priority': priority},
-                             ensure_ascii=False)
-        self._pub.publish(String(data=payload))
+        self.publish(text, request_id, priority)
+        return self.wait_for(request_id, timeout_s)
+
+    def ask_raw(self, data: str, timeout_s: float = 30.0) -> Optional[Dict[str, Any]]:
+        """Publish ``data`` as it is (no JSON wrapper, no id); return the next record.
+
+        For bad input that carries no request id. Use one at a time: the next record to
+        arrive after publishing is taken as the answer.
+        """
+        with self._cond:
+            seen = len(self._arrivals)
+        self._pub.publish(String(data=data))
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while len(self._arrivals) <= seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            record = self._arrivals[seen]
+            self._records.pop(str(record.get('request_id')), None)
+            return record
+
+    def publish(self, text: str, request_id: str, priority: str = 'normal') -> None:
+        """Publish ``text`` as a JSON utterance with ``request_id``; see ``wait_for``."""
+        self._pub.publish(String(data=json.dumps(
+            {'text': text, 'id': request_id, 'priority': priority}, ensure_ascii=False)))
+
+    def wait_for(self, request_id: str, timeout_s: float) -> Optional[Dict[str, Any]]:
+        """Return the record of ``request_id`` once it arrives, or None after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while request_id not in self._records:
@@ -60,3 +89,8 @@ class UtteranceClient(Node):
                     return None
                 self._cond.wait(left)
             return self._records.pop(request_id)
+
+    def records_for(self, request_id: str) -> int:
+        """How many records with ``request_id`` arrived so far (duplicates included)."""
+        with self._cond:
+            return sum(1 for r in self._arrivals if r.get('request_id') == request_id)

@@ -158,3 +158,17 @@ def unitree_msgs():
     from unitree_api.msg import Request
     from unitree_go.msg import LowState, SportModeState
     return Request, SportModeState, LowState
+
+
+@pytest.fixture(scope='module')
+def redis_module(tmp_path_factory):
+    """A ``RedisServer`` shared by one test module (same contract as ``redis_server``)."""
+    binary = shutil.which('redis-server')
+    if binary is None:
+        pytest.fail('redis-server not found on PATH (apt-get install redis-server)')
+    server = RedisServer(binary, str(tmp_path_factory.mktemp('redis')), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,52 @@
+"""A running llm_node plus a client node over real DDS, for end-to-end tests."""
+import json
+import threading
+from typing import Any, Dict, List
+
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from std_msgs.msg import String
+
+from claudia_llm.ros import qos
+from claudia_llm.ros.client import UtteranceClient
+from claudia_llm.ros.llm_node import LlmNode
+
+
+class Stack:
+    """llm_node with ``overrides``, an ``UtteranceClient`` and listeners on the outputs.
+
+    ``actions`` and ``replies`` collect every message seen on /claudia/action and
+    /claudia/reply. Call ``close()`` at the end.
+    """
+
+    def __init__(self, overrides: Dict[str, Any]):
+        rclpy.init()
+        self.node = LlmNode(parameter_overrides=overrides)
+        self.client = UtteranceClient()
+        self.actions: List[Dict[str, Any]] = []
+        self.replies: List[str] = []
+        self.client.create_subscription(String, '/claudia/action',
+                                        lambda m: self.actions.append(json.loads(m.data)),
+                                        qos.reliable(10))
+        self.client.create_subscription(String, '/claudia/reply',
+                                        lambda m: self.replies.append(m.data), qos.reliable(10))
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+        assert self.client.wait_for_node(10.0), 'llm_node never subscribed'
+
+    def ask(self, text: str, timeout_s: float = 20.0, priority: str = 'normal'):
+        return self.client.ask(text, timeout_s, priority)
+
+    def action_names(self, request_id: str) -> List[List[str]]:
+        return [[a['name'] for a in msg['actions']] for msg in list(self.actions)
+                if msg['request_id'] == request_id]
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=5.0)
+        self.client.destroy_node()
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+        self._thread.join(5.0)
