@@ -3,7 +3,8 @@ from claudia_llm.core.evaluation import Case, read_cases, score, summarise
 
 
 def record(intent, actions=None, source='exact', policy=None, total=1.0):
-    return {'intent': intent, 'actions': [{'name': n} for n in (intent if actions is None else actions)],
+    names = intent if actions is None else actions
+    return {'intent': intent, 'actions': [{'name': n} for n in names],
             'source': source, 'policy': policy or [], 'latency_ms': {'total': total}}
 
 
