@@ -7,6 +7,7 @@
 """
 import argparse
 import json
+import signal
 import sys
 import threading
 from typing import List, Optional
@@ -77,10 +78,16 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        _ignore_further_interrupts()
         if nodes is not None:
             nodes.close()
         rclpy.try_shutdown()
     return 0
+
+
+def _ignore_further_interrupts() -> None:
+    """A second Ctrl-C must not break the clean-up; every step of it has a timeout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _with_client(args, local: bool, body) -> int:
@@ -94,12 +101,12 @@ def _with_client(args, local: bool, body) -> int:
     settings = load_yaml('llm_node', args.config)
     nodes = client = None
     executor = SingleThreadedExecutor()
+    thread = threading.Thread(target=executor.spin, daemon=True)
     try:
         if local:
             nodes = InProcessNodes()
         client = UtteranceClient(settings['topics.utterance'], settings['topics.response'])
         executor.add_node(client)
-        thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
         if not client.wait_for_node(10.0):
             print('no node subscribes to %s: start `claudia-llm run` or use --local'
@@ -109,7 +116,10 @@ def _with_client(args, local: bool, body) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        _ignore_further_interrupts()
         executor.shutdown(timeout_sec=2.0)
+        if thread.is_alive():
+            thread.join(2.0)
         if client is not None:
             client.destroy_node()
         if nodes is not None:

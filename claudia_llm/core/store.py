@@ -9,6 +9,7 @@ written meanwhile so nothing learnt during the outage is lost.
 Values are bytes; hashes map str -> bytes. TTLs are absolute seconds from the write
 (never refreshed by reads); ``ttl_s`` None or 0 means no expiry.
 """
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -91,6 +92,7 @@ class FailoverStore:
         self._down_since = None  # type: Optional[float]
         self._last_probe = 0.0
         self._unsynced = OrderedDict()  # type: OrderedDict[str, None]
+        self._probe_task = None  # type: Optional[asyncio.Future]
 
     @property
     def redis_up(self) -> bool:
@@ -196,14 +198,23 @@ class FailoverStore:
             await self.redis.set(key, value, px=px)
 
     async def _redis_usable(self, force: bool = False) -> bool:
+        """True when Redis may be used now. While it is down, a probe runs in the
+        background every ``retry_interval_s`` so no request waits on a dead server."""
         if self.redis is None:
             return False
         if self._down_since is None and not force:
             return True
+        if force:
+            return await self._probe()
         now = self._clock()
-        if not force and now - self._last_probe < self._retry_interval_s:
-            return False
-        self._last_probe = now
+        if now - self._last_probe >= self._retry_interval_s and (
+                self._probe_task is None or self._probe_task.done()):
+            self._last_probe = now
+            self._probe_task = asyncio.ensure_future(self._probe())
+        return False
+
+    async def _probe(self) -> bool:
+        self._last_probe = self._clock()
         try:
             await self.redis.ping()
         except REDIS_DOWN_ERRORS as exc:
@@ -211,7 +222,7 @@ class FailoverStore:
             return False
         if self._down_since is not None:
             log.info('Redis is reachable again after %.1f s; replaying %d entries',
-                     now - self._down_since, len(self._unsynced))
+                     self._clock() - self._down_since, len(self._unsynced))
             self._down_since = None
             await self._replay()
         return self._down_since is None
