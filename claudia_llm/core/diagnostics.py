@@ -67,9 +67,13 @@ def health_report(name: str, target: str, result: HealthResult,
 
 
 def summary_report(summary: WindowSummary, others: List[Report],
-                   ignored_messages: int) -> Report:
-    """Totals over the window; its level is the worst level of ``others``."""
+                   ignored_messages: int, queue_depth: int = 0) -> Report:
+    """Totals over the window; its level is the worst level of ``others``.
+
+    ``queue_depth`` is the LLM queue length the newest response record carried.
+    """
     values = {'samples': str(summary.total), 'errors': str(summary.errors),
+              'queue_depth': str(queue_depth),
               'window_s': fmt(summary.window_s), 'error_rate': fmt(summary.error_rate, 4),
               'cache_hit_rate': fmt(summary.cache_hit_rate, 4),
               'ignored_messages': str(ignored_messages)}

@@ -173,3 +173,12 @@ def sample_from_record(text: str) -> Tuple[str, float, Optional[str]]:
     error = record.get('error')
     code = error.get('code') if isinstance(error, dict) else None
     return source, float(total), (str(code) if code else None)
+
+
+def queue_depth_of(text: str, default: int = 0) -> int:
+    """``queue_depth`` of a response record (JSON text), or ``default`` without one."""
+    try:
+        value = json.loads(text).get('queue_depth')
+    except (ValueError, AttributeError, RecursionError):
+        return default
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -85,6 +85,7 @@ class Pipeline:
             self._fail(record, 'internal_error', '%s: %s' % (type(exc).__name__, exc))
         record.request_id = record.request_id or new_request_id()
         record.latency_ms['total'] = (time.perf_counter() - received) * 1000.0
+        record.queue_depth = self.scheduler.depth()
         self.publish(record)
         return record
 

@@ -5,10 +5,12 @@ Shape (DESIGN.md, ``/claudia/response``)::
     {"request_id", "stamp", "utterance", "normalized", "reply", "intent": [names],
      "actions": [{"name", "api_id", "parameter"}], "source", "model",
      "latency_ms": {"total", <stage>...}, "error": null | {"code", "message"},
-     "policy": [{"action", "rule", "reason"}], "cache": null | {"key", "score"}}
+     "policy": [{"action", "rule", "reason"}], "cache": null | {"key", "matched", "score"},
+     "priority", "queue_depth"}
 
-``policy`` and ``cache`` are additions to the contract: what the safety policy
-changed and why, and which cache entry answered.
+``policy``, ``cache``, ``priority`` and ``queue_depth`` are additions to the contract:
+what the safety policy changed and why, which cache entry answered, the request's
+priority and how many LLM requests were waiting when the record was published.
 """
 import json
 import time
@@ -58,6 +60,7 @@ class ResponseRecord:
     policy: List[PolicyChange] = field(default_factory=list)
     cache: Optional[Dict[str, Any]] = None
     priority: str = 'normal'
+    queue_depth: int = 0
 
     def set_error(self, code: str, message: str) -> None:
         """Record an error; ``code`` is one of the codes in ``core.errors``."""

@@ -23,7 +23,7 @@ from std_msgs.msg import String
 from claudia_llm.core import diagnostics as report
 from claudia_llm.core import settings as settings_table
 from claudia_llm.core.health import HealthMonitor, ollama_healthy, redis_healthy, safe_url
-from claudia_llm.core.latency import LatencyWindow, sample_from_record
+from claudia_llm.core.latency import LatencyWindow, queue_depth_of, sample_from_record
 from claudia_llm.core.metrics import PrometheusExporter
 from claudia_llm.ros import qos
 from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
@@ -55,6 +55,7 @@ class DiagnosticsNode(Node):
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.window = LatencyWindow(s['diagnostics.window_s'])
         self.ignored_messages = 0
+        self.queue_depth = 0
         timeout_s = s['diagnostics.health_timeout_s']
         self.health = HealthMonitor({
             'ollama': functools.partial(ollama_healthy, s['ollama.host'], timeout_s,
@@ -77,6 +78,7 @@ class DiagnosticsNode(Node):
         try:
             source, total_ms, code = sample_from_record(msg.data)
             self.window.add(source, total_ms, code)
+            self.queue_depth = queue_depth_of(msg.data, self.queue_depth)
         except ValueError as exc:
             self.ignored_messages += 1
             log_warning(self.get_logger(), 'ignored a message on %s: %s'
@@ -105,7 +107,7 @@ class DiagnosticsNode(Node):
         found.append(report.health_report('redis', safe_url(self.settings['redis.url']),
                                           health['redis'], now))
         found.append(report.summary_report(self.window.summary(), found,
-                                           self.ignored_messages))
+                                           self.ignored_messages, self.queue_depth))
         if self.metrics is not None:
             self.metrics.set_window(stats)
             for name, result in health.items():

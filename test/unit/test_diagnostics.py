@@ -63,8 +63,9 @@ def test_summary_takes_the_worst_level_and_lists_counts_and_rates():
     others = [d.latency_report(s, st, 30.0, 2500.0) for s, st in window.stats().items()]
     assert d.summary_report(summary, others, 0).level == d.OK
     others.append(d.Report('ollama', d.ERROR, 'down', {}))
-    rep = d.summary_report(summary, others, ignored_messages=3)
+    rep = d.summary_report(summary, others, ignored_messages=3, queue_depth=7)
     assert rep.level == d.ERROR and 'ollama' in rep.message
+    assert rep.values['queue_depth'] == '7'
     assert rep.values['samples'] == '4'
     assert rep.values['errors'] == '1'
     assert rep.values['error_rate'] == '%.4f' % (1 / 4)

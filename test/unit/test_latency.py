@@ -133,3 +133,11 @@ def test_sample_from_a_real_record():
 def test_sample_from_malformed_record_raises_value_error(text):
     with pytest.raises(ValueError):
         sample_from_record(text)
+
+
+def test_queue_depth_is_read_from_records_and_defaults_when_absent():
+    from claudia_llm.core.latency import queue_depth_of
+    assert queue_depth_of('{"queue_depth": 3}') == 3
+    assert queue_depth_of('{"source": "llm"}', 5) == 5
+    assert queue_depth_of('not json', 2) == 2
+    assert queue_depth_of('{"queue_depth": true}') == 0
