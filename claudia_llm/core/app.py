@@ -76,7 +76,8 @@ class Engine:
         embedder = make_embedder(s['cache.embedder'], s['cache.embedder_model'])
         return SemanticCache(self.store, embedder, self.profile.version,
                              threshold=s['cache.semantic_threshold'],
-                             ttl_s=s['cache.semantic_ttl_s'], key_prefix=prefix)
+                             ttl_s=s['cache.semantic_ttl_s'], key_prefix=prefix,
+                             registry=self.registry)
 
     async def start(self) -> None:
         """Seed the caches with the lexicon, start the scheduler, warm the model up.
@@ -115,6 +116,8 @@ class Engine:
         for task in self._tasks:
             task.cancel()
         await self.scheduler.aclose()
+        if self.semantic is not None:
+            await self.semantic.aclose()
         await self.llm.aclose()
         for client in (self.redis, self.blocking_redis):
             try:

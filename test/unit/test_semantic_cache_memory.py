@@ -151,6 +151,8 @@ async def test_drop_and_clear(embedder, registry):
     await cache.store('立って', command(registry, 'StandUp'))
     await cache.drop(sit)
     assert await cache.check('座って') is None
+    with pytest.raises(ValueError, match="'claudia:exact:x' is not a key of semantic"):
+        await cache.drop('claudia:exact:x')
     assert await cache.check('立って') is not None
     assert await cache.clear() == 1
     assert await cache.check('立って') is None and len(cache.index) == 0
@@ -171,3 +173,29 @@ async def test_seed_lexicon_once_and_drops_stale_lexicon_rows(embedder, registry
     hit = await cache.check(phrase)
     assert hit is not None and hit.source == 'lexicon'
     assert [a.name for a in hit.answer.intent] == ['Sit']
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, inner):
+        self.inner, self.model_id, self.dim, self.texts = inner, inner.model_id, inner.dim, []
+
+    def executor(self):
+        return self.inner.executor()
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.mark.asyncio
+async def test_a_miss_then_store_embeds_the_utterance_once(embedder, registry):
+    counting = CountingEmbedder(embedder)
+    cache = SemanticCache(FailoverStore(None), counting, 'v1', threshold=0.97, ttl_s=None,
+                          registry=registry)
+    await cache.store('立って', command(registry, 'StandUp'))
+    assert await cache.check('ちょっと伏せてくれる？') is None  # a miss: goes to the LLM
+    await cache.store('ちょっと伏せてくれる？', command(registry, 'StandDown'))
+    assert await cache.check('ちょっと伏せてくれる？') is not None
+    assert counting.texts == ['立っ', '伏せ']  # embedded forms, each once
