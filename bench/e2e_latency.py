@@ -10,8 +10,6 @@ as the node measured it, and of the round trip as the client saw it).
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,26 +28,6 @@ SEMANTIC_CANDIDATES = ['座ってくれないかな', 'could you sit for me', '�
 EMERGENCY = ['止まれ！', 'STOP', '停下']
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(workdir):
-    port = free_port()
-    proc = subprocess.Popen([shutil.which('redis-server'), '--port', str(port), '--save', '',
-                             '--appendonly', 'no', '--dir', workdir],
-                            stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.2).close()
-            return proc, 'redis://127.0.0.1:%d/0' % port
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit('redis-server did not start')
-
-
 def pct(values, q):
     return float(np.percentile(values, q)) if values else float('nan')
 
@@ -66,15 +44,17 @@ def main() -> int:
     from rclpy.executors import MultiThreadedExecutor
 
     from claudia_llm.ros.client import UtteranceClient
+    from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.llm_node import LlmNode
     from claudia_llm.testing.ollama_server import OllamaTestServer
+    from claudia_llm.testing.redis_server import start_redis
 
     workdir = tempfile.mkdtemp()
-    redis_proc, redis_url = start_redis(workdir)
+    redis = start_redis(workdir)
     ollama = OllamaTestServer(slots=1, service_time_s=args.service_time_s)
     ollama.start()
     rclpy.init()
-    node = LlmNode(parameter_overrides={'redis.url': redis_url, 'ollama.host': ollama.url,
+    node = LlmNode(parameter_overrides={'redis.url': redis.url, 'ollama.host': ollama.url,
                                         'safety.cooldown_s': 0.0})
     client = UtteranceClient()
     executor = MultiThreadedExecutor(num_threads=2)
@@ -108,10 +88,9 @@ def main() -> int:
         executor.shutdown(timeout_sec=5)
         client.destroy_node()
         node.destroy_node()
-        rclpy.try_shutdown()
+        try_shutdown()
         ollama.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     print('\nEnd-to-end latency over DDS (LLM service time %.1f s, %d repeats)'

@@ -64,8 +64,7 @@ def _init(args, local: bool) -> None:
 
 
 def _run(args) -> int:
-    import rclpy
-
+    from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.runner import InProcessNodes
     _init(args, local=True)
     nodes = None
@@ -81,7 +80,7 @@ def _run(args) -> int:
         _ignore_further_interrupts()
         if nodes is not None:
             nodes.close()
-        rclpy.try_shutdown()
+        try_shutdown()
     return 0
 
 
@@ -91,11 +90,11 @@ def _ignore_further_interrupts() -> None:
 
 
 def _with_client(args, local: bool, body) -> int:
-    import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
     from claudia_llm.core.settings import load_yaml
     from claudia_llm.ros.client import UtteranceClient
+    from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.runner import InProcessNodes
     _init(args, local)
     settings = load_yaml('llm_node', args.config)
@@ -124,7 +123,7 @@ def _with_client(args, local: bool, body) -> int:
             client.destroy_node()
         if nodes is not None:
             nodes.close()
-        rclpy.try_shutdown()
+        try_shutdown()
 
 
 def _say(args) -> int:

@@ -18,10 +18,11 @@ class InputError(ClaudiaError):
 
     code = 'invalid_input'
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, request_id=''):
         super().__init__(message)
         if code is not None:
             self.code = code
+        self.request_id = request_id  # the caller's id when the message carried one
 
 
 class LLMError(ClaudiaError):

@@ -61,27 +61,30 @@ def parse_utterance(raw: Union[str, bytes], max_chars: int = 500,
     the utterance itself. Control characters are removed.
 
     Raises:
-        InputError: with code 'empty', 'too_long', 'invalid_utf8' or 'invalid_json'.
+        InputError: with code 'empty', 'too_long', 'invalid_utf8' or 'invalid_json', and
+            the message's ``id`` as ``request_id`` when it had one.
     """
     text = decode(raw, max_bytes).strip()
     request_id, priority, speaker = '', 'normal', ''
     data = _json_or_none(text)
     if data is not None:
+        if isinstance(data, dict):
+            request_id = str(data.get('id') or '')[:64]
         if not isinstance(data, dict) or not isinstance(data.get('text'), str):
-            raise InputError('JSON utterance needs a string "text" field', 'invalid_json')
+            raise InputError('JSON utterance needs a string "text" field', 'invalid_json',
+                             request_id)
         text = data['text'].strip()
-        request_id = str(data.get('id') or '')[:64]
         priority = data.get('priority', 'normal')
         if priority not in PRIORITIES:
             raise InputError('priority must be one of %s, got %r' % (PRIORITIES, priority),
-                             'invalid_json')
+                             'invalid_json', request_id)
         speaker = str(data.get('source') or '')[:64]
     text = _CONTROL.sub('', text).strip()
     if not text:
-        raise InputError('utterance is empty', 'empty')
+        raise InputError('utterance is empty', 'empty', request_id)
     if len(text) > max_chars:
         raise InputError('utterance is %d characters, limit %d' % (len(text), max_chars),
-                         'too_long')
+                         'too_long', request_id)
     return Utterance(text=text, request_id=request_id or new_request_id(), priority=priority,
                      speaker=speaker)
 

@@ -77,6 +77,7 @@ class Pipeline:
         except asyncio.CancelledError:
             raise
         except InputError as exc:
+            record.request_id = record.request_id or exc.request_id
             self._fail(record, exc.code, str(exc))
         except ClaudiaError as exc:
             self._fail(record, exc.code, str(exc))

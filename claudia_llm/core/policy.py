@@ -31,6 +31,9 @@ duplicate          drop   same name and parameters as the action just before it 
                           and stay
 cooldown           drop   the same action was committed less than cooldown_s ago
                           (never StopMove; never an inserted StandUp)
+already_in_posture drop   an action that needs standing and ends in the posture the
+                          robot is already in (Sit while sitting): it would otherwise
+                          become StandUp + Sit
 inserted_standup   add    StandUp put before an action that needs standing when the
                           posture tracked through the sequence is not 'standing'
 max_actions        drop   the output already holds max_actions actions (counting
@@ -68,7 +71,7 @@ REMEMBERED_REQUESTS = 4096
 
 DROP_RULES = frozenset(('duplicate_request', 'unknown_action', 'api_id_mismatch', 'disabled',
                         'not_from_llm', 'high_risk', 'battery_critical', 'battery_low',
-                        'duplicate', 'cooldown', 'max_actions'))
+                        'duplicate', 'cooldown', 'already_in_posture', 'max_actions'))
 FIX_RULES = frozenset(('bad_parameter', 'clamped'))
 ADD_RULES = frozenset(('inserted_standup',))
 
@@ -173,6 +176,11 @@ class SafetyPolicy:
             drop = self._repeated(action, result.actions, last_sent, now)
             if drop is not None:
                 result.changes.append(drop)
+                continue
+            if (spec.needs_standing and spec.posture not in ('unchanged', 'standing')
+                    and posture == spec.posture):
+                result.changes.append(PolicyChange(
+                    spec.name, 'already_in_posture', 'the robot is already %s' % posture))
                 continue
             insert = spec.needs_standing and posture != 'standing'
             if full or len(result.actions) + 1 + int(insert) > self.max_actions:

@@ -15,15 +15,10 @@ from claudia_llm.core.loop_thread import LoopThread
 from claudia_llm.core.record import ResponseRecord
 from claudia_llm.core.robot_state import RobotState
 from claudia_llm.ros import qos
+from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
 from claudia_llm.ros.log_bridge import forward_python_logging
 from claudia_llm.ros.params import declare_all
 from claudia_llm.ros.unitree_bridge import UnitreeBridge
-
-try:  # Foxy has no ExternalShutdownException
-    from rclpy.executors import ExternalShutdownException
-except ImportError:  # pragma: no cover - Foxy
-    class ExternalShutdownException(Exception):
-        """Stand-in on Foxy, where rclpy does not define it."""
 
 START_TIMEOUT_S = 120.0
 
@@ -79,7 +74,7 @@ class LlmNode(Node):
         try:
             self.loop.run(self.engine.aclose(), 10.0)
         except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
-            self.get_logger().warning('engine close: %s' % exc)
+            log_warning(self.get_logger(), 'engine close: %s' % exc)
         self.loop.stop()
         core_log = logging.getLogger('claudia_llm')
         core_log.handlers = [h for h in core_log.handlers if not getattr(h, 'claudia_ros', 0)]
@@ -98,7 +93,7 @@ def main(args=None):
     finally:
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        try_shutdown()
 
 
 if __name__ == '__main__':

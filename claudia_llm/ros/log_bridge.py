@@ -1,6 +1,8 @@
 """Forward Python ``logging`` records of claudia_llm.core to a node's rclpy logger."""
 import logging
 
+from claudia_llm.ros.compat import log_warning
+
 
 class RosLogHandler(logging.Handler):
     """A logging handler writing to an rclpy logger at the matching severity."""
@@ -16,7 +18,7 @@ class RosLogHandler(logging.Handler):
         if record.levelno >= logging.ERROR:
             self._ros_logger.error(message)
         elif record.levelno >= logging.WARNING:
-            self._ros_logger.warning(message)
+            log_warning(self._ros_logger, message)
         elif record.levelno >= logging.INFO:
             self._ros_logger.info(message)
         else:

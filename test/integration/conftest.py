@@ -4,11 +4,11 @@ Fixtures here are generic; add new ones below, keep existing ones' contracts.
 """
 import os
 import shutil
-import socket
 import subprocess
-import time
 
 import pytest
+
+from claudia_llm.testing.redis_server import RedisServer, free_port
 
 # A ROS domain of our own per test run, so parallel runs (other checkouts, CI jobs) do not
 # see each other's topics. Set before any test imports rclpy; 1..100 keeps DDS ports valid.
@@ -16,75 +16,6 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
 # Generated messages check field types when this is '1' (read when a message module is
 # first imported): a wrong type then fails the test instead of passing silently.
 os.environ.setdefault('ROS_PYTHON_CHECK_FIELDS', '1')
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A real ``redis-server`` on a loopback port, without persistence.
-
-    ``stop()`` and ``start()`` may be called again to simulate an outage; the port and
-    ``url`` stay the same.
-    """
-
-    def __init__(self, binary: str, workdir: str, port: int, ready_timeout_s: float = 10.0):
-        self.binary = binary
-        self.workdir = workdir
-        self.port = port
-        self.url = 'redis://127.0.0.1:%d/0' % port
-        self.ready_timeout_s = ready_timeout_s
-        self.process = None
-
-    def start(self) -> None:
-        """Start the server and wait until it accepts connections.
-
-        Raises:
-            RuntimeError: it exited or did not accept connections within the timeout.
-        """
-        if self.process is not None and self.process.poll() is None:
-            return
-        self.process = subprocess.Popen(
-            [self.binary, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             '--appendonly', 'no', '--dir', self.workdir, '--loglevel', 'warning'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError('redis-server exited with %s: %s' % (
-                    self.process.returncode, self.process.stderr.read().decode(errors='replace')))
-            if self._answers_ping():
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError('redis-server on port %d not ready after %.0f s'
-                           % (self.port, self.ready_timeout_s))
-
-    def stop(self) -> None:
-        """Terminate the server (SIGTERM, then SIGKILL after 5 s) and wait for it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5.0)
-        self.process.stderr.close()
-        self.process = None
-
-    def _answers_ping(self) -> bool:
-        try:
-            with socket.create_connection(('127.0.0.1', self.port), timeout=0.2) as sock:
-                sock.sendall(b'PING\r\n')
-                return sock.recv(16).startswith(b'+PONG')
-        except OSError:
-            return False
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from std_msgs.msg import String
 
 from claudia_llm.ros import qos
 from claudia_llm.ros.client import UtteranceClient
+from claudia_llm.ros.compat import try_shutdown
 from claudia_llm.ros.llm_node import LlmNode
 
 
@@ -48,5 +49,5 @@ class Stack:
         self.executor.shutdown(timeout_sec=5.0)
         self.client.destroy_node()
         self.node.destroy_node()
-        rclpy.try_shutdown()
+        try_shutdown()
         self._thread.join(5.0)

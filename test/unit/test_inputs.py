@@ -45,6 +45,12 @@ def test_byte_limit_is_checked_before_decoding():
     assert info.value.code == 'too_long'
 
 
+def test_errors_keep_the_callers_request_id():
+    with pytest.raises(InputError) as info:
+        parse_utterance('{"text": "  ", "id": "r9"}')
+    assert info.value.request_id == 'r9' and info.value.code == 'empty'
+
+
 def test_control_characters_are_removed():
     assert parse_utterance('sit\x07 down').text == 'sit down'
 

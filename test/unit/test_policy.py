@@ -564,3 +564,15 @@ def test_injection_attempts_never_yield_high_risk_or_disabled_actions(line):
             result = policy.check(intent, source, state('lying', 60.0))
             _assert_safe(policy, intent, source, state('lying', 60.0), result)
             assert not {a.api_id for a in result.actions} & forbidden, (line, intent)
+
+
+def test_sit_while_sitting_is_dropped_not_turned_into_standup_and_sit(policy):
+    result = policy.check([act('Sit')], 'exact', state('sitting'))
+    assert names(result) == []
+    assert [c.rule for c in result.changes] == ['already_in_posture']
+    # From lying down the robot has to stand first; from standing it just sits.
+    assert names(policy.check([act('Sit')], 'exact', state('lying'))) == ['StandUp', 'Sit']
+    assert names(policy.check([act('Sit')], 'exact', state('standing'))) == ['Sit']
+    # Posture is tracked through the sequence: Hello stands the robot up again.
+    assert names(policy.check([act('Sit'), act('Hello'), act('Sit')], 'llm',
+                              state('standing'))) == ['Sit', 'StandUp', 'Hello', 'Sit']
