@@ -22,7 +22,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         from claudia_llm.worker_main import main as worker_main
         return worker_main(argv[1:])
     args = _parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print('claudia-llm: error: %s' % exc, file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """A bad argument or parameter value: reported in one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument('--config', default=str(config_dir() / 'claudia_llm.yaml'),
                        help='ROS parameters YAML (default: the packaged one)')
         p.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
-                       help='override one parameter, e.g. -p ollama.host:=http://orin:11434')
+                       help='override one parameter, e.g. -p ollama.host:=http://orin:11434 '
+                            '(for the nodes this command starts: run, say/eval --local)')
 
     run = sub.add_parser('run', help='run llm_node and diagnostics_node in this process')
     common(run)
@@ -60,19 +69,68 @@ def _init(args, local: bool) -> None:
     import rclpy
 
     from claudia_llm.ros.runner import ros_args
-    rclpy.init(args=ros_args(args.config if local else None, args.param if local else []))
+    overrides = _checked_overrides(args.param) if local else []
+    rclpy.init(args=ros_args(args.config if local else None, overrides))
+
+
+def _checked_overrides(items: List[str]) -> List[str]:
+    """Check ``-p NAME:=VALUE`` items against the declared parameters.
+
+    Unknown names are reported (a typo would otherwise pass silently); a whole number
+    given for a float parameter gets ``.0`` (ROS refuses INTEGER for a DOUBLE).
+
+    Raises:
+        UsageError: an item without ``:=``.
+    """
+    from claudia_llm.core.settings import NODES
+    declared = {}
+    for table in NODES.values():
+        declared.update(table)
+    checked = []
+    for item in items:
+        name, sep, value = item.partition(':=')
+        if not sep or not name:
+            raise UsageError('-p needs NAME:=VALUE, got %r' % item)
+        param = declared.get(name)
+        if param is None:
+            print('claudia-llm: warning: unknown parameter %r (ignored)' % name,
+                  file=sys.stderr)
+            continue
+        if isinstance(param.default, float) and value.strip().lstrip('+-').isdigit():
+            value = value.strip() + '.0'
+        checked.append('%s:=%s' % (name, value))
+    return checked
+
+
+def _start(factory):
+    """Build nodes; a bad parameter value becomes a one-line UsageError."""
+    import rclpy.exceptions
+
+    from claudia_llm.core.errors import ConfigError
+    bad_value = (ConfigError, ValueError) + tuple(
+        getattr(rclpy.exceptions, n) for n in ('ParameterException',
+                                               'InvalidParameterTypeException',
+                                               'InvalidParameterValueException')
+        if hasattr(rclpy.exceptions, n))
+    try:
+        return factory()
+    except bad_value as exc:
+        raise UsageError('bad parameter: %s' % exc) from exc
 
 
 def _run(args) -> int:
+    import rclpy
+
     from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.runner import InProcessNodes
     _init(args, local=True)
     nodes = None
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd, docker, timeout
     try:
-        nodes = InProcessNodes()
+        nodes = _start(InProcessNodes)
         print('claudia-llm: llm_node and diagnostics_node running; Ctrl-C to stop', flush=True)
-        while not stop.wait(0.5):
+        while rclpy.ok() and not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
@@ -103,13 +161,15 @@ def _with_client(args, local: bool, body) -> int:
     thread = threading.Thread(target=executor.spin, daemon=True)
     try:
         if local:
-            nodes = InProcessNodes()
+            nodes = _start(InProcessNodes)
         client = UtteranceClient(settings['topics.utterance'], settings['topics.response'])
         executor.add_node(client)
         thread.start()
         if not client.wait_for_node(10.0):
-            print('no node subscribes to %s: start `claudia-llm run` or use --local'
-                  % settings['topics.utterance'], file=sys.stderr)
+            hint = ('start `claudia-llm run`, or drop --attach' if args.command == 'eval'
+                    else 'start `claudia-llm run` or use --local')
+            print('no node subscribes to %s: %s' % (settings['topics.utterance'], hint),
+                  file=sys.stderr)
             return 2
         return body(client)
     except KeyboardInterrupt:
@@ -139,7 +199,10 @@ def _say(args) -> int:
 
 def _eval(args) -> int:
     from claudia_llm.core.evaluation import read_cases, score, summarise
-    cases = read_cases(args.tsv)
+    try:
+        cases = read_cases(args.tsv)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
 
     def body(client):
         rows = []

@@ -3,7 +3,9 @@
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# The venv uses Python 3.11 (the ROS 2 wheels are cp311): Debian 12's python3.
+command -v python3.11 >/dev/null 2>&1 || need+=(python3.11)
+python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3.11-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=''
 [ "$(id -u)" -ne 0 ] && sudo='sudo'

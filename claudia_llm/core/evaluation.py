@@ -39,8 +39,9 @@ def read_cases(path: str) -> List[Case]:
         reader = csv.DictReader(stream, delimiter='\t', quoting=csv.QUOTE_NONE)
         if not reader.fieldnames or not {'utterance', 'expected'} <= set(reader.fieldnames):
             raise ValueError('%s: header needs utterance and expected columns' % path)
-        return [Case(row['utterance'], row['expected'], row.get('language') or '')
-                for row in reader if row.get('utterance') is not None]
+        return [Case(row['utterance'], (row.get('expected') or 'none').strip(),
+                     row.get('language') or '')
+                for row in reader if row.get('utterance')]
 
 
 def score(case: Case, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:

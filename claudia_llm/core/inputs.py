@@ -14,7 +14,9 @@ from typing import Union
 from .errors import InputError
 
 PRIORITIES = ('high', 'normal', 'low')
-_CONTROL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+# C0 controls, DEL and invisible format characters (zero-width space/joiners, BOM):
+# ASR and keyboards leave them in, and they would make a known command look new.
+_CONTROL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]')
 
 
 @dataclass

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[ResponseRecord], None]
 
+# Policy rules that refuse an action for safety; other drops (cooldown, already in the
+# posture) leave the reply as it is.
+REFUSAL_RULES = frozenset(('unknown_action', 'api_id_mismatch', 'disabled', 'not_from_llm',
+                           'high_risk', 'battery_critical', 'battery_low'))
+
 
 class Pipeline:
     """Ties the tiers together; built by ``core.app.build_pipeline``.
@@ -202,6 +207,7 @@ class Pipeline:
             record.policy = [PolicyChange(a.name, 'emergency_stop',
                                           'an emergency stop came after this utterance')
                              for a in intent]
+            record.reply = ''  # the robot has just said it is stopping
             return
         result = self.policy.check(intent, record.source, self.robot_state.snapshot())
         if result.actions:
@@ -209,6 +215,9 @@ class Pipeline:
         record.actions, record.policy = result.actions, result.changes
         if record.actions:
             self.robot_state.assume_after(record.actions, self.registry)
+        elif intent and any(c.rule in REFUSAL_RULES for c in result.changes):
+            # The reply is spoken: it must not promise what the policy refused.
+            record.reply = fallback_reply('refused', record.utterance)
 
     def _fail(self, record: ResponseRecord, code: str, message: str) -> None:
         record.source = 'fallback'

@@ -20,6 +20,12 @@ FALLBACK = {
     'invalid_input': {'ja': 'ごめんなさい、聞き取れませんでした。',
                       'zh': '对不起，我没听清楚。',
                       'en': "Sorry, I didn't catch that."},
+    'llm_error': {'ja': 'ごめんなさい、うまく考えられませんでした。',
+                  'zh': '对不起，我没能想好。',
+                  'en': "Sorry, I couldn't work that out."},
+    'refused': {'ja': 'ごめんなさい、安全のためそれはできません。',
+                'zh': '对不起，为了安全我不能这样做。',
+                'en': "Sorry, I can't do that safely."},
     'stop': {'ja': '止まります。', 'zh': '停下了。', 'en': 'Stopping.'},
     'default': {'ja': 'ごめんなさい、よくわかりませんでした。',
                 'zh': '对不起，我没明白。',
@@ -39,9 +45,14 @@ def language_of(text: str) -> str:
 def fallback_reply(code: str, text: str = '') -> str:
     """Return the fixed reply for error ``code`` in the language of ``text``.
 
-    Codes without their own reply get the 'default' one; error codes of the LLM tier
-    (``llm_http_error``, ``llm_malformed_output``, ``cancelled``...) share it.
+    Codes without their own reply get the 'default' one; ``llm_http_error`` and
+    ``llm_malformed_output`` share 'llm_error'. ``cancelled`` (an emergency stop overtook
+    the request) gets '': the robot has just said it is stopping.
     """
+    if code == 'cancelled':
+        return ''
+    if code in ('llm_http_error', 'llm_malformed_output', 'llm_error'):
+        code = 'llm_error'
     replies = FALLBACK.get(code, FALLBACK['default'])
     if code.startswith('invalid') or code in ('empty', 'too_long', 'invalid_utf8'):
         replies = FALLBACK['invalid_input']

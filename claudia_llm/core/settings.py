@@ -90,6 +90,26 @@ DIAGNOSTICS_NODE = _params(
 
 NODES = {'llm_node': LLM_NODE, 'diagnostics_node': DIAGNOSTICS_NODE}
 
+# Allowed ranges (inclusive); a value outside is a ConfigError at start-up, not a node
+# that rejects every utterance later.
+_BOUNDS = {
+    'input.max_chars': (1, 100000), 'input.max_bytes': (4, 1000000),
+    'ollama.timeout_s': (0.1, 600.0), 'ollama.connect_timeout_s': (0.05, 60.0),
+    'ollama.num_predict': (16, 8192), 'ollama.num_ctx': (512, 131072),
+    'ollama.temperature': (0.0, 2.0), 'ollama.parallel_slots': (1, 64),
+    'redis.socket_timeout_s': (0.01, 60.0), 'redis.connect_timeout_s': (0.01, 60.0),
+    'redis.retry_interval_s': (0.05, 3600.0),
+    'cache.exact_ttl_s': (0, 10 ** 9), 'cache.semantic_ttl_s': (0, 10 ** 9),
+    'cache.semantic_threshold': (0.01, 1.0),
+    'scheduler.max_concurrency': (1, 64), 'scheduler.queue_size': (1, 100000),
+    'scheduler.deadline_s': (0.1, 3600.0), 'scheduler.claim_idle_s': (0.1, 3600.0),
+    'safety.max_actions': (1, 16), 'safety.cooldown_s': (0.0, 3600.0),
+    'safety.battery_percent': (-1.0, 100.0),
+    'diagnostics.period_s': (0.05, 3600.0), 'diagnostics.window_s': (1.0, 86400.0),
+    'diagnostics.p95_warn_ms': (0.0, 10 ** 7), 'diagnostics.health_timeout_s': (0.05, 60.0),
+    'diagnostics.prometheus_port': (0, 65535),
+}
+
 
 def defaults(node: str) -> Dict[str, Any]:
     """Return ``{name: default}`` for ``node`` ('llm_node' or 'diagnostics_node')."""
@@ -118,7 +138,7 @@ def check(node: str, name: str, value: Any) -> Any:
     """Validate one value against the declared type; ints are accepted for floats.
 
     Raises:
-        ConfigError: unknown name or wrong type.
+        ConfigError: unknown name, wrong type, or a number outside its allowed range.
     """
     if name not in NODES[node]:
         raise ConfigError('%s has no parameter %r' % (node, name))
@@ -128,6 +148,9 @@ def check(node: str, name: str, value: Any) -> Any:
     if type(value) is not type(default):
         raise ConfigError('%s.%s must be %s, got %r' % (node, name, type(default).__name__,
                                                          value))
+    low, high = _BOUNDS.get(name, (None, None))
+    if low is not None and not low <= value <= high:
+        raise ConfigError('%s.%s must be in [%s, %s], got %r' % (node, name, low, high, value))
     return value
 
 

@@ -71,6 +71,10 @@ class LlmNode(Node):
 
     def destroy_node(self):
         """Close the engine's clients and stop its loop, then destroy the node."""
+        if not hasattr(self, 'engine'):  # __init__ failed part way
+            if hasattr(self, 'loop'):
+                self.loop.stop()
+            return super().destroy_node()
         try:
             self.loop.run(self.engine.aclose(), 10.0)
         except Exception as exc:  # noqa: BLE001 - shutting down: report and go on

@@ -57,3 +57,7 @@ def test_control_characters_are_removed():
 
 def test_bracketed_asr_text_is_speech():
     assert parse_utterance('[laughs] sit').text == '[laughs] sit'
+
+
+def test_zero_width_characters_do_not_hide_a_known_command():
+    assert parse_utterance('\u200b座って\ufeff').text == '座って'

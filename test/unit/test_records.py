@@ -35,3 +35,5 @@ def test_fallback_reply_follows_the_speakers_language():
     assert language_of('sit') == 'en'
     assert fallback_reply('llm_unavailable', '踊って').startswith('ごめんなさい')
     assert fallback_reply('empty', '') == "Sorry, I didn't catch that."
+    assert fallback_reply('cancelled', 'sit') == ''
+    assert fallback_reply('llm_http_error', '坐下') == fallback_reply('llm_malformed_output', '坐')

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from claudia_llm.core import settings
+from claudia_llm.core.errors import ConfigError
 from claudia_llm.core.paths import config_dir
 
 YAML_PATH = config_dir() / 'claudia_llm.yaml'
@@ -85,3 +86,12 @@ def test_load_yaml_reads_the_same_values(node):
 def test_yaml_lists_the_defaults(node):
     # The file's header promises "every parameter is listed with its default value".
     assert yaml_section(node) == settings.defaults(node)
+
+
+@pytest.mark.parametrize('name, value', [
+    ('input.max_chars', 0), ('safety.max_actions', -3), ('cache.semantic_threshold', 1.5),
+    ('ollama.timeout_s', 0.0),
+])
+def test_values_outside_their_range_are_refused(name, value):
+    with pytest.raises(ConfigError, match=name.split('.')[1]):
+        settings.check('llm_node', name, value)
