@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = [
     '座って',                         # lexicon, exact tier
-    'すわってください',               # normalisation: kana + politeness
+    'たってください',                 # normalisation: kana spelling + politeness
     '立ってから挨拶して',             # a sequence composed from cached commands
     '请坐下',                         # Chinese
-    'sit down please',               # English
+    'stand up please',               # English
     '座らないで',                     # negation: must not sit
     'とまれ！',                       # emergency tier
     'shake your tail for me',        # new: goes to the LLM
@@ -50,6 +50,10 @@ def start_test_server():
     return proc, line.split()[1]
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 2] + '…"'
+
+
 def main() -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -73,8 +77,9 @@ def main() -> int:
             print('No Ollama reachable (OLLAMA_HOST unset or down): using the Ollama-protocol '
                   'test server at %s with scripted demo answers (1.5 s each).' % host)
         os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+        # The nodes log at WARN here so their per-request lines do not break the table.
         rclpy.init(args=ros_args(str(ROOT / 'config/claudia_llm.yaml'), [
-            'redis.url:=' + redis.url, 'ollama.host:=' + host]))
+            'redis.url:=' + redis.url, 'ollama.host:=' + host]) + ['--log-level', 'warn'])
         print('Starting llm_node and diagnostics_node (loading the lexicon and embedder)...')
         nodes = InProcessNodes()
         client = UtteranceClient()
@@ -94,7 +99,7 @@ def main() -> int:
                 note += ' [policy: %s]' % ', '.join(
                     '%s %s' % (p['rule'], p['action']) for p in record['policy'])
             print('%-38s %-9s %8.1f  %-26s %s%s' % (
-                json.dumps(text, ensure_ascii=False)[:38], record.get('source', '(none)'),
+                _clip(json.dumps(text, ensure_ascii=False), 38), record.get('source', '(none)'),
                 (record.get('latency_ms') or {}).get('total', float('nan')), actions,
                 record.get('reply', ''), note), flush=True)
         executor.shutdown(timeout_sec=2.0)
