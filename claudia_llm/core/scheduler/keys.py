@@ -4,13 +4,16 @@ Keys (``P`` = ``redis.key_prefix``)::
 
     P:llm:high | P:llm:normal | P:llm:low   request streams, consumer group "workers"
     P:llm:results:<origin>                 results for one submitter, its group "submitter"
-    P:llm:inflight:<origin>                hash request_id -> request JSON, until answered
+    P:llm:inflight:<origin>                hash ticket -> request JSON, until answered
     P:llm:cancel_before:<origin>           wall-clock stamp of the origin's last emergency
     P:llm:coalesce:<key>                   the leader request of a coalescing key (PX)
-    P:llm:followers:<leader id>            list of requests waiting on that leader
-    P:llm:drop:<request_id>                the submitter no longer waits for this request
-    P:llm:done:<request_id>                its outcome was published (idempotence)
+    P:llm:followers:<leader ticket>        list of requests waiting on that leader
+    P:llm:drop:<ticket>                    the submitter no longer waits for this request
+    P:llm:done:<ticket>                    its outcome was published (idempotence)
     P:published:<what>:<request_id>        ``claim_publish``: a response/action went out
+
+A ticket (``LLMRequest.ticket``) is unique per submission, so request ids reused by a
+client never collide with an earlier request's bookkeeping.
 
 The scripts run atomically in Redis, so "check the bound then queue", "join a leader
 unless it has just finished" and "publish once per request id, then acknowledge" have no
@@ -53,12 +56,12 @@ class Keys:
         """Prefix of the followers lists (the leader id is appended)."""
         return '%s:llm:followers:' % self.prefix
 
-    def drop(self, request_id: str) -> str:
-        """Marker: nobody waits for this request any more."""
-        return '%s:llm:drop:%s' % (self.prefix, request_id)
+    def drop(self, ticket: str) -> str:
+        """Marker: nobody waits for this submission any more."""
+        return '%s:llm:drop:%s' % (self.prefix, ticket)
 
     def done_prefix(self) -> str:
-        """Prefix of the published-outcome markers (the request id is appended)."""
+        """Prefix of the published-outcome markers (the ticket is appended)."""
         return '%s:llm:done:' % self.prefix
 
     def published(self, what: str, request_id: str) -> str:
@@ -68,7 +71,7 @@ class Keys:
 
 SUBMIT = """
 -- KEYS: coalesce key, stream high, stream normal, stream low, inflight hash
--- ARGV: request json, request id, rank, queue size, lock ttl ms, group,
+-- ARGV: request json, ticket, rank, queue size, lock ttl ms, group,
 --       followers prefix, followers ttl ms, coalesce '1'|'0', then the XADD field pairs
 local rank = tonumber(ARGV[3])
 if ARGV[9] == '1' then
@@ -108,7 +111,7 @@ return {'queued', id}
 """
 
 CLOSE = """
--- KEYS: coalesce key, followers list.  ARGV: leader id.
+-- KEYS: coalesce key, followers list.  ARGV: leader ticket.
 -- Ends joining (deletes the lock if it is still this leader's) and returns the followers;
 -- the list is kept (with its TTL) so a worker that reclaims the leader finds them again.
 local v = redis.call('GET', KEYS[1])
@@ -118,14 +121,14 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
 
 PUBLISH = """
 -- KEYS: request stream, followers list.  ARGV: group, entry id, done prefix, results
--- prefix, done ttl ms, results maxlen, then (request id, origin, outcome json) triplets.
--- Publishes each outcome unless one was already published for that request id, then
--- acknowledges and deletes the request entry: all or nothing.
+-- prefix, done ttl ms, results maxlen, then (ticket, request id, origin, outcome json)
+-- quadruplets. Publishes each outcome unless one was already published for that ticket,
+-- then acknowledges and deletes the request entry.
 local sent = 0
-for i = 7, #ARGV, 3 do
+for i = 7, #ARGV, 4 do
   if redis.call('SET', ARGV[3] .. ARGV[i], '1', 'NX', 'PX', ARGV[5]) then
-    redis.call('XADD', ARGV[4] .. ARGV[i + 1], 'MAXLEN', '~', ARGV[6], '*',
-               'request_id', ARGV[i], 'outcome', ARGV[i + 2])
+    redis.call('XADD', ARGV[4] .. ARGV[i + 2], 'MAXLEN', '~', ARGV[6], '*',
+               'ticket', ARGV[i], 'request_id', ARGV[i + 1], 'outcome', ARGV[i + 3])
     sent = sent + 1
   end
 end

@@ -36,10 +36,11 @@ import asyncio
 import inspect
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from ..errors import LLMError, RequestCancelled, RequestExpired, SchedulerBusy, StoreUnavailable
 from ..redis_conn import REDIS_DOWN_ERRORS
@@ -104,7 +105,7 @@ class RedisScheduler:
         if self._reader is None or self._reader.done():
             try:
                 await self._setup()
-            except REDIS_DOWN_ERRORS as exc:
+            except (RedisError, OSError) as exc:  # down or refusing (NOAUTH...): retry later
                 self._mark_down(exc)
             self._reader = asyncio.ensure_future(self._read_loop())
 
@@ -128,17 +129,18 @@ class RedisScheduler:
         """
         request.origin = self.origin
         request.key = key_for(request, self.llm)
+        request.ticket = uuid.uuid4().hex
         if request.expired():
             raise RequestExpired('request %s is past its deadline' % request.request_id)
         if not self.available:
             raise RedisLost('Redis is not reachable')
         future = asyncio.get_running_loop().create_future()
-        self._waiters[request.request_id] = (request, future)
+        self._waiters[request.ticket] = (request, future)
         try:
             await self._enqueue(request)
             return await self._wait(request, future)
         finally:
-            self._waiters.pop(request.request_id, None)
+            self._waiters.pop(request.ticket, None)
 
     def cancel_before(self, stamp: float) -> int:
         """Cancel this origin's unanswered requests created before ``stamp`` (wall clock s).
@@ -155,10 +157,10 @@ class RedisScheduler:
                 self._give_up(request)
                 future.set_exception(RequestCancelled('cancelled by an emergency stop'))
                 count += 1
-        for request_id, request in list(self._orphans.items()):
+        for ticket, request in list(self._orphans.items()):
             if request.created < stamp:
                 self._spawn(self._settle_orphan(
-                    request_id, None, RequestCancelled('cancelled by an emergency stop')))
+                    ticket, None, RequestCancelled('cancelled by an emergency stop')))
                 count += 1
         self._spawn(self._store_stamp(stamp))
         return count
@@ -198,12 +200,15 @@ class RedisScheduler:
         try:
             status, ref = await self._submit_script(
                 keys=[k.coalesce(request.key)] + k.streams + [k.inflight(self.origin)],
-                args=[request.to_json(), request.request_id, rank, self.queue_size,
+                args=[request.to_json(), request.ticket, rank, self.queue_size,
                       remaining_ms, K.GROUP, k.followers_prefix(), remaining_ms + 60000,
                       '1' if self.coalesce else '0'] + fields)
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             raise RedisLost('Redis unreachable while queueing: %s' % exc) from exc
+        except RedisError as exc:  # e.g. OOM or a script error: answer in process instead
+            log.warning('queueing request %s in Redis failed: %s', request.request_id, exc)
+            raise RedisLost('Redis refused the request: %s' % exc) from exc
         if _text(status) == 'busy':
             raise SchedulerBusy('%s LLM requests already queued (scheduler.queue_size)'
                                 % _text(ref))
@@ -231,14 +236,14 @@ class RedisScheduler:
 
     def _give_up(self, request: LLMRequest) -> None:
         """No answer for this request will be taken from Redis any more."""
-        self._remember_answered(request.request_id)
+        self._remember_answered(request.ticket)
         self._spawn(self._forget(request))
 
     async def _forget(self, request: LLMRequest) -> None:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hdel(self.keys.inflight(self.origin), request.request_id)
-                pipe.set(self.keys.drop(request.request_id), '1',
+                pipe.hdel(self.keys.inflight(self.origin), request.ticket)
+                pipe.set(self.keys.drop(request.ticket), '1',
                          px=max(int(request.remaining_s() * 1000), 0) + 60000)
                 await pipe.execute()
         except REDIS_DOWN_ERRORS as exc:
@@ -271,17 +276,17 @@ class RedisScheduler:
     async def _load_orphans(self) -> None:
         raw = await self.redis.hgetall(self.keys.inflight(self.origin))
         for key, value in raw.items():
-            request_id = _text(key)
-            if request_id in self._waiters or request_id in self._orphans:
+            ticket = _text(key)
+            if ticket in self._waiters or ticket in self._orphans:
                 continue
-            if request_id in self._answered:
-                await self.redis.hdel(self.keys.inflight(self.origin), request_id)
+            if ticket in self._answered:
+                await self.redis.hdel(self.keys.inflight(self.origin), ticket)
                 continue
             try:
-                self._orphans[request_id] = LLMRequest.from_json(value)
+                self._orphans[ticket] = LLMRequest.from_json(value)
             except (KeyError, ValueError) as exc:
-                log.warning('dropping unreadable in-flight request %s: %s', request_id, exc)
-                await self.redis.hdel(self.keys.inflight(self.origin), request_id)
+                log.warning('dropping unreadable in-flight request %s: %s', ticket, exc)
+                await self.redis.hdel(self.keys.inflight(self.origin), ticket)
         if self._orphans:
             log.info('%d LLM requests from before a restart are still open; they will be '
                      'answered or expired', len(self._orphans))
@@ -335,35 +340,39 @@ class RedisScheduler:
 
     async def _on_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
         data = {_text(k): v for k, v in fields.items()}
-        request_id = _text(data.get('request_id', b''))
+        ticket = _text(data.get('ticket', b''))
         try:
             result, error = outcome_from_json(data['outcome'])
         except (KeyError, ValueError, TypeError) as exc:
-            result, error = None, LLMError('unreadable result for %s: %s' % (request_id, exc))
-        waiter = self._waiters.get(request_id)
-        if waiter is not None and request_id not in self._answered:
-            self._remember_answered(request_id)
+            result, error = None, LLMError('unreadable result for %s: %s' % (ticket, exc))
+        waiter = self._waiters.get(ticket)
+        if waiter is not None and ticket not in self._answered:
+            self._remember_answered(ticket)
             if not waiter[1].done():
                 if error is not None:
                     waiter[1].set_exception(error)
                 else:
                     waiter[1].set_result(result)
-            await self.redis.hdel(self.keys.inflight(self.origin), request_id)
-        elif request_id not in self._answered:
-            await self._settle_orphan(request_id, result, error)
+            await self.redis.hdel(self.keys.inflight(self.origin), ticket)
+        elif ticket not in self._answered:
+            await self._settle_orphan(ticket, result, error)
         async with self.redis.pipeline(transaction=False) as pipe:
             await pipe.xack(stream, K.RESULTS_GROUP, entry_id).xdel(stream, entry_id).execute()
 
-    async def _settle_orphan(self, request_id: str, result: Any,
+    async def _settle_orphan(self, ticket: str, result: Any,
                              error: Optional[LLMError]) -> None:
         """Pass an orphan's outcome to ``on_orphan`` if this call wins the HDEL claim."""
-        request = self._orphans.pop(request_id, None)
-        self._remember_answered(request_id)
-        if not await self.redis.hdel(self.keys.inflight(self.origin), request_id):
+        request = self._orphans.pop(ticket, None)
+        if request is None:  # queued by this origin but not loaded as an orphan yet
+            raw = await self.redis.hget(self.keys.inflight(self.origin), ticket)
+            if raw is None:
+                self._remember_answered(ticket)
+                return  # not ours, or answered before
+            request = LLMRequest.from_json(raw)
+        self._remember_answered(ticket)
+        if not await self.redis.hdel(self.keys.inflight(self.origin), ticket):
             return  # answered before (by a previous life of this node, or another path)
-        if request is None:
-            request = LLMRequest(request_id=request_id, text='', created=0.0, deadline_s=1.0,
-                                 origin=self.origin)
+        request_id = request.request_id
         log.info('orphan request %s answered: %s', request_id,
                  'ok' if error is None else error.code)
         if self.on_orphan is None:
@@ -377,14 +386,15 @@ class RedisScheduler:
 
     async def _expire_orphans(self) -> None:
         now = time.time()
-        for request_id, request in list(self._orphans.items()):
+        for ticket, request in list(self._orphans.items()):
             if request.expired(now):
-                await self._settle_orphan(request_id, None, RequestExpired(
-                    'request %s (from before a restart) expired unanswered' % request_id))
+                await self._settle_orphan(ticket, None, RequestExpired(
+                    'request %s (from before a restart) expired unanswered'
+                    % request.request_id))
 
     async def _requeue_all(self) -> None:
         for request, future in list(self._waiters.values()):
-            if future.done() or request.request_id in self._answered:
+            if future.done() or request.ticket in self._answered:
                 continue
             try:
                 await self._enqueue(request)
@@ -416,8 +426,8 @@ class RedisScheduler:
         if self._lost is not None:
             self._lost.set()
 
-    def _remember_answered(self, request_id: str, limit: int = 10000) -> None:
-        self._answered[request_id] = None
+    def _remember_answered(self, ticket: str, limit: int = 10000) -> None:
+        self._answered[ticket] = None
         while len(self._answered) > limit:
             self._answered.popitem(last=False)
 

@@ -46,6 +46,9 @@ class LLMRequest:
         deadline_s: the request is answered ``expired`` once ``created + deadline_s`` passes.
         origin: name of the submitting scheduler (its results stream); set by the scheduler.
         key: coalescing key; computed by the scheduler when empty.
+        ticket: unique id of one submission, set by the Redis scheduler; results,
+            idempotence and orphan bookkeeping use it, so a request id that a client
+            reuses can never be mistaken for an earlier request.
     """
 
     request_id: str
@@ -56,6 +59,7 @@ class LLMRequest:
     deadline_s: float = 10.0
     origin: str = ''
     key: str = ''
+    ticket: str = ''
 
     def __post_init__(self):
         priority_rank(self.priority)
@@ -82,7 +86,7 @@ class LLMRequest:
         return {'request_id': self.request_id, 'text': self.text, 'utterance': self.utterance,
                 'priority': self.priority, 'created': repr(float(self.created)),
                 'deadline_s': repr(float(self.deadline_s)), 'origin': self.origin,
-                'key': self.key}
+                'key': self.key, 'ticket': self.ticket}
 
     def to_json(self) -> str:
         """The fields as one JSON object (non-ASCII kept)."""
@@ -99,7 +103,8 @@ class LLMRequest:
         return cls(request_id=data['request_id'], text=data['text'],
                    utterance=data.get('utterance', ''), priority=data.get('priority', 'normal'),
                    created=float(data['created']), deadline_s=float(data['deadline_s']),
-                   origin=data.get('origin', ''), key=data.get('key', ''))
+                   origin=data.get('origin', ''), key=data.get('key', ''),
+                   ticket=data.get('ticket', ''))
 
     @classmethod
     def from_json(cls, text: Any) -> 'LLMRequest':

@@ -18,7 +18,7 @@ with idle 0, JUSTID) so a live but slow worker is never mistaken for a dead one.
 Before calling the LLM it answers ``expired`` (deadline passed), ``cancelled`` (created
 before its origin's last emergency stamp) or skips a request nobody waits for (dropped),
 for the leader and for each coalesced follower. The outcome is published, and the entry
-acknowledged and deleted, by one Lua script that sets ``P:llm:done:<request_id>`` with NX
+acknowledged and deleted, by one Lua script that sets ``P:llm:done:<ticket>`` with NX
 first: a request two workers finished is published once. A worker killed before that
 script runs leaves its entry pending; another worker claims it after ``claim_idle_s``.
 """
@@ -186,10 +186,9 @@ class LLMWorker:
         if entry is not None:
             return entry
         for rank, stream in enumerate(self.keys.streams):
-            buffered = [e for e in self._buffer if e[0] == rank]
-            if buffered:
-                self._buffer.remove(buffered[0])
-                return buffered[0]
+            buffered = await self._take_buffered(rank)
+            if buffered is not None:
+                return buffered
             reply = await self.redis.xreadgroup(K.GROUP, self.name, {stream: '>'}, count=1)
             entries = _entries(reply, self.keys.streams)
             if entries:
@@ -199,11 +198,23 @@ class LLMWorker:
             K.GROUP, self.name, {s: '>' for s in self.keys.streams}, count=1,
             block=int(self.block_s * 1000))
         self._up()
-        self._buffer.extend(_entries(reply, self.keys.streams))
-        if not self._buffer:
+        entries = _entries(reply, self.keys.streams)
+        if not entries:
             return None
-        self._buffer.sort(key=lambda e: (e[0], _id_tuple(e[2])))
-        return self._buffer.pop(0)
+        entries.sort(key=lambda e: (e[0], _id_tuple(e[2])))
+        self._buffer.extend(entries[1:])
+        return entries[0]
+
+    async def _take_buffered(self, rank: int) -> Optional[Entry]:
+        """The oldest buffered entry of ``rank`` that no other worker has taken over."""
+        for entry in sorted((e for e in self._buffer if e[0] == rank),
+                            key=lambda e: _id_tuple(e[2])):
+            self._buffer.remove(entry)
+            owner = await self.redis.xpending_range(entry[1], K.GROUP, min=entry[2],
+                                                    max=entry[2], count=1)
+            if owner and _text(owner[0]['consumer']) == self.name:
+                return entry
+        return None
 
     async def _autoclaim(self) -> Optional[Entry]:
         now = time.monotonic()
@@ -213,13 +224,16 @@ class LLMWorker:
         for rank, stream in enumerate(self.keys.streams):
             reply = await self.redis.xautoclaim(stream, K.GROUP, self.name,
                                                 int(self.claim_idle_s * 1000), count=1)
-            claimed = [(i, f) for i, f in (reply[1] if len(reply) > 1 else []) if f]
+            running = {entry_id for _s, entry_id in self._running.values()}
+            claimed = [(_text(i), f) for i, f in (reply[1] if len(reply) > 1 else [])
+                       if f and _text(i) not in running]
             if claimed:
                 entry_id, fields = claimed[0]
+                self._buffer = [e for e in self._buffer if e[2] != entry_id]
                 log.warning('worker %s took over request entry %s of %s (idle > %.1f s)',
                             self.name, _text(entry_id), stream, self.claim_idle_s)
                 self._claim_at = 0.0  # look for more at the next free slot
-                return (rank, stream, _text(entry_id), fields)
+                return (rank, stream, entry_id, fields)
         return None
 
     async def _heartbeat(self) -> None:
@@ -262,7 +276,7 @@ class LLMWorker:
             followers = await self._close(leader)
             verdicts = await self._verdicts(followers)
             if all(v is not None for v in verdicts):
-                await self._publish(stream, entry_id, leader.request_id, [
+                await self._publish(stream, entry_id, leader.ticket, [
                     (r, None, v) for r, v in zip([leader] + followers, [verdict] + verdicts)])
                 return
         result, error = await self._call(leader.text)
@@ -270,7 +284,7 @@ class LLMWorker:
             followers = await self._close(leader)
         targets = [leader] + followers
         verdicts = await self._verdicts(targets)
-        await self._publish(stream, entry_id, leader.request_id, [
+        await self._publish(stream, entry_id, leader.ticket, [
             (r, result if v is None and error is None else None, v or error)
             for r, v in zip(targets, verdicts)])
 
@@ -290,7 +304,7 @@ class LLMWorker:
         async with self.redis.pipeline(transaction=False) as pipe:
             for request in requests:
                 pipe.get(self.keys.cancel_before(request.origin))
-                pipe.exists(self.keys.drop(request.request_id))
+                pipe.exists(self.keys.drop(request.ticket))
             replies = await pipe.execute()
         now, verdicts = time.time(), []
         for index, request in enumerate(requests):
@@ -308,8 +322,8 @@ class LLMWorker:
 
     async def _close(self, leader: LLMRequest) -> List[LLMRequest]:
         raw = await self._close_script(keys=[self.keys.coalesce(leader.key),
-                                             self.keys.followers_prefix() + leader.request_id],
-                                       args=[leader.request_id])
+                                             self.keys.followers_prefix() + leader.ticket],
+                                       args=[leader.ticket])
         followers = []
         for item in raw or []:
             try:
@@ -318,14 +332,15 @@ class LLMWorker:
                 log.warning('dropping malformed follower of %s: %s', leader.request_id, exc)
         return followers
 
-    async def _publish(self, stream: str, entry_id: str, leader_id: str,
+    async def _publish(self, stream: str, entry_id: str, leader_ticket: str,
                        outcomes: List[Tuple[LLMRequest, Any, Optional[BaseException]]]) -> None:
         """Publish each outcome once, then XACK + XDEL; retried while Redis is down."""
         args = [K.GROUP, entry_id, self.keys.done_prefix(), self.keys.results(''),
                 DONE_TTL_MS, K.RESULTS_MAXLEN]
         for request, result, error in outcomes:
-            args += [request.request_id, request.origin, outcome_to_json(result, error)]
-        keys = [stream, self.keys.followers_prefix() + leader_id]
+            args += [request.ticket or request.request_id, request.request_id, request.origin,
+                     outcome_to_json(result, error)]
+        keys = [stream, self.keys.followers_prefix() + leader_ticket]
         give_up = time.monotonic() + max(self.claim_idle_s, 5.0)
         while True:
             try:
@@ -335,7 +350,7 @@ class LLMWorker:
                 if time.monotonic() > give_up:
                     raise
                 log.warning('worker %s: cannot publish %s yet (%s); retrying', self.name,
-                            leader_id, exc)
+                            leader_ticket, exc)
                 await asyncio.sleep(min(self.retry_interval_s, 0.5))
 
     def _up(self) -> None:
