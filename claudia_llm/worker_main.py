@@ -1,4 +1,4 @@
-"""``claudia-llm worker``: an LLM worker process on the Redis request queue (issue 5 item 5).
+"""``claudia-llm worker``: an LLM worker process on the Redis request queue (scale-out).
 
 Run it on this or another machine, pointed at the robot's Redis and any Ollama host;
 several workers share the request streams. Settings come from the same ROS parameters
@@ -75,7 +75,7 @@ async def run_worker(settings: Dict[str, Any], stop: asyncio.Event,
         log.info('worker %s: %s (%s, %d slots) on %s', name, settings['ollama.host'],
                  settings['ollama.model'], settings['ollama.parallel_slots'],
                  settings['redis.url'])
-        print('claudia-llm worker %s ready' % name, flush=True)
+        print('claudia-llm worker %s started' % name, flush=True)
         await stop.wait()
         log.info('worker %s stopping', name)
         await worker.stop(drain_s=drain_s)

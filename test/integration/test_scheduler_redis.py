@@ -123,7 +123,7 @@ def spawn_worker(tmp_path, settings, name, slots=1):
 async def ready(proc):
     line = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
         None, proc.stdout.readline), BOUND_S)
-    assert 'ready' in line, line
+    assert 'started' in line, line
 
 
 def stop_process(proc, sig=signal.SIGTERM):

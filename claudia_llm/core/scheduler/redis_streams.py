@@ -86,6 +86,7 @@ class RedisScheduler:
         self.keys = K.Keys(prefix)
         self.on_orphan = on_orphan
         self.block_s, self.retry_interval_s, self.coalesce = block_s, retry_interval_s, coalesce
+        self._stamp_warned = False
         self.available = False
         self._submit_script = redis.register_script(K.SUBMIT)
         self._stamp_script = redis.register_script(K.RAISE_STAMP)
@@ -254,8 +255,13 @@ class RedisScheduler:
             await self._stamp_script(keys=[self.keys.cancel_before(self.origin)],
                                      args=[repr(float(stamp)), 3600 * 1000])
         except REDIS_DOWN_ERRORS as exc:
-            log.warning('emergency stamp not stored in Redis (%s); workers will still answer '
-                        'the queued requests, which this node ignores', exc)
+            # Once per outage is enough: the "Redis unreachable" warning already said why.
+            level = logging.DEBUG if self._stamp_warned else logging.WARNING
+            self._stamp_warned = True
+            log.log(level, 'emergency stamp not stored in Redis (%s); workers will still '
+                    'answer the queued requests, which this node ignores', exc)
+            return
+        self._stamp_warned = False
 
     async def _setup(self) -> None:
         """Create the results group, load orphans, refresh the depth. Raises Redis errors."""
