@@ -5,6 +5,7 @@ and the CLI only call ``start``, ``pipeline.handle`` and ``aclose``.
 """
 import asyncio
 import logging
+import socket
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -30,10 +31,11 @@ class Engine:
         settings: ``{parameter name: value}`` for 'llm_node'.
         publish: called with each ``ResponseRecord`` (from the event loop thread).
         robot_state: shared with the ROS layer, which feeds it live posture and battery.
+        origin: this node's name; with the host name it names its Redis results stream.
     """
 
     def __init__(self, settings: Dict[str, Any], publish: Publish,
-                 robot_state: Optional[RobotState] = None):
+                 robot_state: Optional[RobotState] = None, origin: str = 'llm_node'):
         s = self.settings = settings
         self.registry = ActionRegistry.load(_path(s['safety.actions_path']))
         self.profile = PromptProfile(self.registry, max_actions=s['safety.max_actions'])
@@ -60,8 +62,11 @@ class Engine:
         self.policy = SafetyPolicy(self.registry, allow_high_risk=s['safety.allow_high_risk'],
                                    max_actions=s['safety.max_actions'],
                                    cooldown_s=s['safety.cooldown_s'])
+        # The origin names this node's results stream: stable across restarts (so a
+        # restarted node finds its orphans) and distinct between robots on one Redis.
         self.scheduler = make_scheduler(s, self.llm, self.redis, self.blocking_redis,
-                                        on_orphan=self._on_orphan)
+                                        on_orphan=self._on_orphan,
+                                        origin='%s@%s' % (origin, socket.gethostname()))
         self.pipeline = Pipeline(
             registry=self.registry, policy=self.policy, robot_state=self.robot_state,
             exact=self.exact, semantic=self.semantic, scheduler=self.scheduler,

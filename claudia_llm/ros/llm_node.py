@@ -43,7 +43,7 @@ class LlmNode(Node):
                                      sport_state_topic=s['robot.sport_state_topic'],
                                      low_state_topic=s['robot.low_state_topic'])
         self.loop = LoopThread('llm_node-loop')
-        self.engine = Engine(s, self.publish_record, robot_state)
+        self.engine = Engine(s, self.publish_record, robot_state, origin=self.get_name())
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
         self.create_subscription(String, s['topics.utterance'], self.utterance_callback,
                                  qos.reliable(10))

@@ -112,8 +112,9 @@ def make_scheduler(settings: Dict[str, Any], llm: Any, redis: Any = None,
             connect_timeout_s=settings['redis.connect_timeout_s'], for_blocking_reads=True,
             block_s=BLOCK_S)
         clients.append(worker_blocking)
+        consumer = origin if '@' in origin else '%s@%s' % (origin, socket.gethostname())
         workers.append(LLMWorker(
-            redis, worker_blocking, llm, '%s@%s' % (origin, socket.gethostname()),
+            redis, worker_blocking, llm, consumer,
             claim_idle_s=settings['scheduler.claim_idle_s'],
             prefix=settings['redis.key_prefix'], block_s=BLOCK_S, slots=slots,
             retry_interval_s=min(settings['redis.retry_interval_s'], 1.0)))
