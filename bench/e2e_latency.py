@@ -62,6 +62,7 @@ def main() -> int:
     executor.add_node(client)
     threading.Thread(target=executor.spin, daemon=True).start()
     client.wait_for_node(10.0)
+    time.sleep(3.0)  # let the warm-up request and start-up work finish
     rows = {}
 
     def measure(label, texts, repeats, expect):
@@ -71,6 +72,7 @@ def main() -> int:
             start = time.perf_counter()
             record = client.ask(text, 30.0)
             trip_ms.append((time.perf_counter() - start) * 1000.0)
+            time.sleep(0.05)  # utterances come one at a time, not back to back
             node_ms.append(record['latency_ms']['total'])
             sources.add(record['source'])
         rows[label] = (node_ms, trip_ms, sources, expect)
