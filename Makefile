@@ -41,6 +41,7 @@ test-core38:
 
 lint: setup
 	$(VENV)/bin/ruff check claudia_llm test bench scripts launch
+	$(PY) -m pytest test/lint -q -p no:cacheprovider
 
 bench: setup
 	$(PY) bench/run_all.py

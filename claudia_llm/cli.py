@@ -1,5 +1,7 @@
 """``claudia-llm``: run, talk to and evaluate claudia_llm without ``ros2 launch``.
 
+Commands:
+
     claudia-llm run  [--config YAML] [-p name:=value ...]     both nodes, one process
     claudia-llm say  TEXT [--local] [--timeout S]             print one response record
     claudia-llm eval TSV [--json OUT] [--attach]              score a labelled TSV

@@ -1,10 +1,10 @@
-"""``claudia-llm worker``: an LLM worker process on the Redis request queue (scale-out).
+r"""``claudia-llm worker``: an LLM worker process on the Redis request queue (scale-out).
 
 Run it on this or another machine, pointed at the robot's Redis and any Ollama host;
 several workers share the request streams. Settings come from the same ROS parameters
 YAML as llm_node (``llm_node.ros__parameters``), overridden by the options::
 
-    claudia-llm worker --redis-url redis://robot:6379/0 --ollama-host http://gpu:11434 \\
+    claudia-llm worker --redis-url redis://robot:6379/0 --ollama-host http://gpu:11434 \
         --slots 4 --name gpu-box
 
 ``--slots`` is the Ollama host's ``OLLAMA_NUM_PARALLEL``: the worker never has more
@@ -29,8 +29,10 @@ BLOCK_S = 1.0
 
 
 def make_llm(settings: Dict[str, Any]):
-    """The ``OllamaChat`` llm_node would build from the same settings (same prompt version,
-    options and so the same coalescing keys)."""
+    """The ``OllamaChat`` llm_node would build from the same settings.
+
+    Same prompt version and options, and so the same coalescing keys.
+    """
     from claudia_llm.core.actions import ActionRegistry
     from claudia_llm.core.llm import OllamaChat
     from claudia_llm.core.prompt import PromptProfile

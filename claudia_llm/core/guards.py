@@ -131,7 +131,7 @@ def _is_japanese_negation(morphs: Tuple[Morph, ...], i: int) -> bool:
 
 def _is_japanese_stop(m: Morph) -> bool:
     if m.pos1 == '動詞' and (m.lemma in ('止める', '止まる', '止す', '辞める')
-                            or m.lform in ('ヤメル', 'トマル', 'トメル', 'ヨス')):
+                           or m.lform in ('ヤメル', 'トマル', 'トメル', 'ヨス')):
         return True
     return m.lemma in ('ストップ-stop', '停止') or m.surface in ('ストップ', '停止')
 

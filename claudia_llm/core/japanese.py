@@ -43,9 +43,12 @@ _SOFTENERS = frozenset(('ちょっと', 'どうか', 'どうぞ', 'ちょい'))
 
 
 class Morph(NamedTuple):
-    """One token: surface, UniDic POS (``pos1``/``pos2``), lemma, lemma reading (``lform``),
-    surface reading (``kana``), conjugation form (``cform``), and its [start, end) offsets in
-    the analysed text (characters)."""
+    """One token and its analysis.
+
+    Surface, UniDic POS (``pos1``/``pos2``), lemma, lemma reading (``lform``), surface reading
+    (``kana``), conjugation form (``cform``), and its [start, end) offsets in the analysed
+    text (characters).
+    """
 
     surface: str
     pos1: str
@@ -71,8 +74,10 @@ def tagger():
 
 @lru_cache(maxsize=4096)
 def analyse(text: str) -> Tuple[Morph, ...]:
-    """Tokenise ``text``; the 4096 most recent texts are cached. The tagger (MeCab) is not
-    thread-safe, so calls are serialised by a lock (~0.05 ms each for a short utterance).
+    """Tokenise ``text``; the 4096 most recent texts are cached.
+
+    The tagger (MeCab) is not thread-safe, so calls are serialised by a lock (~0.05 ms each
+    for a short utterance).
 
     >>> [m.surface for m in analyse('座ってください')]
     ['座っ', 'て', 'ください']
@@ -123,8 +128,10 @@ def drop_punctuation(morphs: Sequence[Morph]) -> List[Morph]:
 
 
 def drop_fillers(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop hesitation fillers (えーと, えっと, うーん ...) that stand as their own token, and
-    あの, その, まあ when a pause (punctuation or space) follows. Run before punctuation goes.
+    """Drop hesitation fillers that stand as their own token.
+
+    Drops えーと, えっと, うーん ... always, and あの, その, まあ when a pause (punctuation or
+    space) follows. Run before punctuation goes.
 
     >>> surfaces(drop_fillers(analyse('えーと座って')))
     ['座っ', 'て']
@@ -151,8 +158,10 @@ _FILLER_TEXT = re.compile(
 
 
 def strip_filler_text(text: str) -> str:
-    """Remove fillers at the start or between pauses before analysis (the analyser may cut
-    えーと、 into えー + と). A filler that is also a word (あの, その) needs a pause after it.
+    """Remove fillers at the start or between pauses before analysis.
+
+    The analyser may cut えーと、 into えー + と. A filler that is also a word (あの, その)
+    needs a pause after it.
 
     >>> strip_filler_text('えーと、座って'), strip_filler_text('座って、あの、立って')
     ('座って', '座って、立って')
@@ -202,9 +211,10 @@ def _name_length(morphs: Sequence[Morph]) -> int:
 
 
 def strip_vocative(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop the robot's name (matched by reading, so ASR kanji like 暗ちゃん match) and calls
-    like ねえ/おい at the start or end, with a particle right after a leading name; never
-    returns an empty list when given a non-empty one.
+    """Drop the robot's name and calls like ねえ/おい at the start or end.
+
+    The name is matched by reading, so ASR kanji like 暗ちゃん match; a particle right after a
+    leading name goes with it. Never returns an empty list when given a non-empty one.
 
     >>> surfaces(strip_vocative(analyse('クラちゃんさ踊って')))
     ['踊っ', 'て']
@@ -253,10 +263,11 @@ def _is_negation(m: Morph) -> bool:
 
 
 def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop request and politeness forms that do not change what is asked: ください,
-    てくれ(る), なさい, ちょうだい, てもらえますか, てほしい, てみて, お願いします, です/ます,
-    ございます, sentence-final ね/よ/な (not the prohibitive な after a verb) and a leading
-    ちょっと/どうか. A negation (ません, くれない) is kept.
+    """Drop request and politeness forms that do not change what is asked.
+
+    These are ください, てくれ(る), なさい, ちょうだい, てもらえますか, てほしい, てみて,
+    お願いします, です/ます, ございます, sentence-final ね/よ/な (not the prohibitive な after a
+    verb) and a leading ちょっと/どうか. A negation (ません, くれない) is kept.
 
     >>> surfaces(drop_politeness(analyse('座ってください')))
     ['座っ', 'て']
@@ -300,8 +311,9 @@ def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
 
 
 def drop_light_verb(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop a final する/やる (in any form, with its て) after a noun, verb or adverb, and the
-    を or モードに before it: ダンスして = ダンス, ポーズをして = ポーズ.
+    """Drop a final する/やる (in any form, with its て) after a noun, verb or adverb.
+
+    The を or モードに before it goes too: ダンスして = ダンス, ポーズをして = ポーズ.
 
     >>> surfaces(drop_light_verb(analyse('ダンスをして')))
     ['ダンス']
@@ -354,8 +366,10 @@ def drop_object_marker(morphs: Sequence[Morph]) -> List[Morph]:
 
 
 def drop_manner_adverbs(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop an adverb or adverbial adjective right before a verb: ゆっくり座って, 楽しく踊って
-    ask for the same action as 座って, 踊って. An adverb standing alone stays (ちんちん).
+    """Drop an adverb or adverbial adjective right before a verb.
+
+    ゆっくり座って, 楽しく踊って ask for the same action as 座って, 踊って. An adverb standing
+    alone stays (ちんちん).
 
     >>> surfaces(drop_manner_adverbs(analyse('しっかり立って')))
     ['立っ', 'て']
@@ -373,8 +387,9 @@ def drop_manner_adverbs(morphs: Sequence[Morph]) -> List[Morph]:
 
 
 def drop_light_noun(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop a final 動作/動き/こと after an adjective: 可愛い動作(をして) asks for what 可愛い
-    does.
+    """Drop a final 動作/動き/こと after an adjective.
+
+    可愛い動作(をして) asks for what 可愛い does.
 
     >>> surfaces(drop_light_noun(analyse('可愛い動作')))
     ['可愛い']
@@ -444,10 +459,11 @@ def _token_key(m: Morph) -> str:
 
 
 def reading_key(morphs: Sequence[Morph]) -> str:
-    """Key of what is left: verbs, adjectives and auxiliaries by lemma reading (so the
-    conjugation does not matter), nouns written only in kanji as written, a noun that is a
-    verb's stem form (お座り, 伏せ) as that verb, numerals as digits, everything else by its
-    katakana reading.
+    """Key of what is left.
+
+    Verbs, adjectives and auxiliaries by lemma reading (so the conjugation does not matter),
+    nouns written only in kanji as written, a noun that is a verb's stem form (お座り, 伏せ) as
+    that verb, numerals as digits, everything else by its katakana reading.
 
     >>> reading_key(analyse('すわる')), reading_key(analyse('挨拶')), reading_key(analyse('三'))
     ('スワル', '挨拶', '3')

@@ -38,8 +38,11 @@ _LOG = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LexiconEntry:
-    """One canonical phrase: what it asks for (``actions``, empty for chat), its language
-    and the reply spoken in that language."""
+    """One canonical phrase.
+
+    What it asks for (``actions``, empty for chat), its language and the reply spoken in that
+    language.
+    """
 
     phrase: str
     actions: Tuple[str, ...]
@@ -52,8 +55,10 @@ class Lexicon:
 
     def __init__(self, entries: List[Tuple[LexiconEntry, Group]],
                  replies: Dict[Group, Dict[str, str]], registry: ActionRegistry):
-        """Build from ``(entry, group)`` pairs; ``replies[group][lang]`` is the reply text.
-        A group is ``(action name,)`` or ``('chat', topic)``.
+        """Build from ``(entry, group)`` pairs.
+
+        ``replies[group][lang]`` is the reply text. A group is ``(action name,)`` or
+        ``('chat', topic)``.
 
         Raises:
             ConfigError: see ``load``.
@@ -103,8 +108,10 @@ class Lexicon:
         return self._high_risk
 
     def key(self, entry: LexiconEntry) -> str:
-        """Exact-cache key of ``entry``: ``strict_key`` for high-risk actions, else
-        ``normalize``."""
+        """Exact-cache key of ``entry``.
+
+        ``strict_key`` for high-risk actions, else ``normalize``.
+        """
         if any(name in self._high_risk for name in entry.actions):
             return strict_key(entry.phrase)
         return normalize(entry.phrase)

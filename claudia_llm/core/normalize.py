@@ -59,10 +59,11 @@ def fold_width_case(text: str) -> str:
 
 
 def strip_punctuation(text: str) -> str:
-    """Punctuation and symbols become a space; runs of spaces collapse; ends are trimmed.
+    r"""Punctuation and symbols become a space; runs of spaces collapse; ends are trimmed.
+
     The prolonged sound mark ー and apostrophes inside words stay.
 
-    >>> strip_punctuation('「止まれ」！ don\\'t   sit?')
+    >>> strip_punctuation('「止まれ」！ don\'t   sit?')
     "止まれ don't sit"
     """
     out = []
@@ -103,9 +104,10 @@ def _drop_frames(words: List[str], frames: Sequence[Sequence[str]]) -> List[str]
 
 
 def fold_english(words: List[str]) -> List[str]:
-    """Drop English fillers, politeness, articles and request frames (can you, could you,
-    would you ...; a trailing 'for me', 'now', 'again'), the robot's name and a leading 'hey',
-    and a greeting before a request.
+    """Drop English fillers, politeness, articles, request frames, the name and greetings.
+
+    Request frames are can you, could you, would you ... and a trailing 'for me', 'now',
+    'again'. Also dropped: the robot's name, a leading 'hey' and a greeting before a request.
     Never returns an empty list for a non-empty one.
 
     >>> fold_english('um could you please sit down'.split())
@@ -135,9 +137,11 @@ def fold_english(words: List[str]) -> List[str]:
 
 
 def fold_chinese(text: str) -> str:
-    """Drop Chinese fillers (嗯, 那个), politeness (请, 吧, 一下, 好吗), the robot's name, a
-    greeting before a request, a light verb before a classifier (做个, 来个) and the classifier
-    个 between a verb and its object (跳个舞 = 跳舞). Expects simplified characters.
+    """Drop Chinese fillers, politeness, the robot's name and a greeting before a request.
+
+    Fillers are 嗯, 那个; politeness is 请, 吧, 一下, 好吗. A light verb before a classifier
+    (做个, 来个) and the classifier 个 between a verb and its object (跳个舞 = 跳舞) go too.
+    Expects simplified characters.
 
     >>> fold_chinese('请坐下吧'), fold_chinese('你好 坐下'), fold_chinese('伸个懒腰')
     ('坐下', '坐下', '伸懒腰')
@@ -216,9 +220,11 @@ def _strict_fold(text: str, rules: Sequence[Callable[[str], str]]) -> str:
 
 
 def strict_key(text: str) -> str:
-    """Return the strict key: ``STRICT_PREFIX`` + ``text`` folded only for width, case,
-    punctuation, spaces, the robot's name and politeness (ください, して, please, 请, 吧,
-    一下). No reading, kana or character-set folding: ジャンプして and じゃんぷ differ.
+    """Return the strict key: ``STRICT_PREFIX`` + ``text`` with only light folding.
+
+    ``text`` is folded only for width, case, punctuation, spaces, the robot's name and
+    politeness (ください, して, please, 请, 吧, 一下). No reading, kana or character-set
+    folding: ジャンプして and じゃんぷ differ.
 
     >>> strict_key('ジャンプしてください！'), strict_key('じゃんぷして')
     ('=ジャンプ', '=じゃんぷ')

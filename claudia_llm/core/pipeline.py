@@ -145,7 +145,7 @@ class Pipeline:
         lap('policy')
 
     def _emergency(self, record: ResponseRecord, lap) -> None:
-        """StopMove at once; cancel queued LLM work and suppress in-flight actions."""
+        """Send StopMove at once; cancel queued LLM work and suppress in-flight actions."""
         self._last_emergency = record.stamp
         record.source = 'emergency'
         record.reply = fallback_reply('stop', record.utterance)

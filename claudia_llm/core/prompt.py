@@ -175,7 +175,7 @@ def _parameters(spec: ActionSpec) -> str:
     for p in spec.parameters:
         hint = PARAMETER_HINTS.get((spec.name, p.name))
         parts.append('%s %s..%s %s%s' % (p.name, _num(p.minimum), _num(p.maximum), p.unit,
-                                          ' (%s)' % hint if hint else ''))
+                                         ' (%s)' % hint if hint else ''))
     return ' | parameter: ' + ', '.join(parts)
 
 

@@ -54,8 +54,11 @@ VECTOR_LRU_SIZE = 1024
 
 @dataclasses.dataclass(frozen=True)
 class SemanticHit:
-    """A served match: the cached answer, its entry key, cosine score, the entry's text and
-    source ('lexicon' or 'llm')."""
+    """A served match.
+
+    The cached answer, its entry key, cosine score, the entry's text and source ('lexicon' or
+    'llm').
+    """
 
     answer: Answer
     key: str
@@ -102,7 +105,7 @@ class SemanticCache:
         self.ttl_s = ttl_s
         self.registry = registry if registry is not None else ActionRegistry.load()
         self._sync = NamespaceSync(store, key_prefix, '%s:%s' % (embedder.model_id,
-                                                                prompt_version))
+                                                                 prompt_version))
         self.namespace = self._sync.entry_prefix
         self.index = VectorIndex(embedder.dim)
         self._refresh_interval_s = refresh_interval_s
@@ -292,8 +295,11 @@ class SemanticCache:
         return float(ttl)
 
     async def _embed(self, texts: List[str]) -> np.ndarray:
-        """Vectors of ``texts``, shape ``(n, dim)``; recent forms come from a small LRU, so a
-        miss followed by ``store`` of the LLM's answer embeds the utterance once."""
+        """Vectors of ``texts``, shape ``(n, dim)``.
+
+        Recent forms come from a small LRU, so a miss followed by ``store`` of the LLM's answer
+        embeds the utterance once.
+        """
         forms = [embedding_text(t) for t in texts]
         todo = sorted({f for f in forms if f not in self._vectors})
         if todo:

@@ -92,8 +92,10 @@ class NamespaceSync:
             return None
 
     async def fetch(self, keys: Iterable[str]) -> Dict[str, Dict[str, bytes]]:
-        """HGETALL of ``keys`` in pipelines of 256 from Redis when it is up, else from the
-        store's memory; absent keys are left out."""
+        """HGETALL of ``keys`` in pipelines of 256.
+
+        From Redis when it is up, else from the store's memory; absent keys are left out.
+        """
         keys, found = list(keys), {}
         if keys and await self.usable():
             try:

@@ -147,7 +147,7 @@ def check(node: str, name: str, value: Any) -> Any:
         return float(value)
     if type(value) is not type(default):
         raise ConfigError('%s.%s must be %s, got %r' % (node, name, type(default).__name__,
-                                                         value))
+                                                        value))
     low, high = _BOUNDS.get(name, (None, None))
     if low is not None and not low <= value <= high:
         raise ConfigError('%s.%s must be in [%s, %s], got %r' % (node, name, low, high, value))

@@ -198,8 +198,11 @@ class FailoverStore:
             await self.redis.set(key, value, px=px)
 
     async def _redis_usable(self, force: bool = False) -> bool:
-        """True when Redis may be used now. While it is down, a probe runs in the
-        background every ``retry_interval_s`` so no request waits on a dead server."""
+        """True when Redis may be used now.
+
+        While it is down, a probe runs in the background every ``retry_interval_s`` so no
+        request waits on a dead server.
+        """
         if self.redis is None:
             return False
         if self._down_since is None and not force:

@@ -14,6 +14,7 @@ class RosLogHandler(logging.Handler):
         self._ros_logger = ros_logger
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Send ``record`` to the ROS logger at the matching severity."""
         message = self.format(record)
         if record.levelno >= logging.ERROR:
             self._ros_logger.error(message)

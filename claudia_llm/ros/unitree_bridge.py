@@ -113,11 +113,11 @@ class UnitreeBridge:
         return len(actions)
 
     def sport_state_callback(self, msg) -> None:
-        """SportModeState -> posture."""
+        """Update the posture from SportModeState."""
         self._state.update_from_sport_mode(msg.mode)
 
     def low_state_callback(self, msg) -> None:
-        """LowState -> battery percent; an impossible soc is logged and ignored."""
+        """Update the battery percent from LowState; an impossible soc is logged and ignored."""
         try:
             self._state.update_battery(msg.bms_state.soc)
         except ValueError as exc:

@@ -64,8 +64,10 @@ class Slots:
 
 
 def keep_alive_s(value: Any) -> float:
-    """Ollama ``keep_alive`` in seconds: a number is seconds, a string a Go duration
-    ("30m", "1h30m", "10s") or a number; negative means forever; None the 5 min default.
+    """Ollama ``keep_alive`` in seconds.
+
+    A number is seconds, a string a Go duration ("30m", "1h30m", "10s") or a number; negative
+    means forever; None the 5 min default.
 
     Raises:
         ValueError: a string that is neither.

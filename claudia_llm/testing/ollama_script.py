@@ -1,4 +1,4 @@
-"""Scripted behaviour of the Ollama-protocol test server.
+r"""Scripted behaviour of the Ollama-protocol test server.
 
 A script is JSON: a list of rules, or ``{"service_time_s"?: float, "rules": [...]}``.
 Rules are tried in order against the last user message of a request; the first match wins.
@@ -14,7 +14,7 @@ Each rule has exactly one matcher and any of the behaviours::
                        with done_reason "length", or "content" as given)
     "hang":            true: take a slot and never answer until the client goes away
                        or the server stops
-    "model_not_found": true: 404 {"error": "model \\"M\\" not found, try pulling it first"}
+    "model_not_found": true: 404 {"error": "model \"M\" not found, try pulling it first"}
     "done_reason":     override ("stop" by default)
 
 With no matching rule the answer is a valid instance of the request's ``format`` JSON

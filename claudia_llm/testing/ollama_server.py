@@ -1,4 +1,4 @@
-"""An Ollama-protocol test server on loopback (aiohttp), for tests and benchmarks.
+r"""An Ollama-protocol test server on loopback (aiohttp), for tests and benchmarks.
 
 It models what matters to a client of Ollama: ``N`` parallel slots (requests beyond ``N``
 wait FIFO, as with ``OLLAMA_NUM_PARALLEL``; beyond ``max_queue`` waiting it answers 503 as
@@ -14,7 +14,7 @@ Test-only endpoints: ``GET /_test/requests``, ``GET /_test/stats``, ``POST /_tes
 
 Standalone::
 
-    python -m claudia_llm.testing.ollama_server --port 0 --slots 2 --service-time-s 1.5 \\
+    python -m claudia_llm.testing.ollama_server --port 0 --slots 2 --service-time-s 1.5 \
         --script rules.json        # first line on stdout: "listening http://127.0.0.1:PORT"
 
 In-process: ``url = server.start()`` ... ``server.stop()`` (own thread and loop), or
@@ -391,9 +391,12 @@ class OllamaTestServer:
         return time.monotonic() - self._t0
 
     def _entry(self, endpoint, body, messages, arrival) -> Dict[str, Any]:
-        """Log entry: endpoint, model, messages, format, options, keep_alive, stream,
-        arrival_s / start_s / end_s (seconds since server start), outcome, status, rule,
-        prompt_eval_count, eval_count, content."""
+        """Log entry of a request.
+
+        Fields: endpoint, model, messages, format, options, keep_alive, stream, arrival_s /
+        start_s / end_s (seconds since server start), outcome, status, rule, prompt_eval_count,
+        eval_count, content.
+        """
         entry = dict(endpoint=endpoint, model=body.get('model'), messages=messages,
                      prompt=body.get('prompt'), format=body.get('format'),
                      options=body.get('options'), keep_alive=body.get('keep_alive'),

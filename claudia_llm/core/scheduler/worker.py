@@ -382,4 +382,3 @@ def _id_tuple(entry_id: str) -> Tuple[int, int]:
 
 def _text(value: Any) -> str:
     return value.decode('utf-8') if isinstance(value, bytes) else str(value)
-
