@@ -473,7 +473,7 @@ async def test_claim_publish_is_true_once(redis_server):
 def test_worker_main_stops_cleanly_on_sigint(redis_server, ollama_factory, tmp_path):
     server = ollama_factory()
     proc = spawn_worker(tmp_path, make_settings(redis_server, server), 'sigint')
-    assert 'ready' in proc.stdout.readline()
+    assert 'started' in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
     assert proc.wait(BOUND_S) == 0
     assert 'stopped after 0 requests' in (tmp_path / 'sigint.log').read_text()
