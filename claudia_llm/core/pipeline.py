@@ -8,7 +8,7 @@ gets one record, error or not: ``handle`` never raises (except on cancellation).
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 from . import commands, emergency, normalize
 from .admission import admit
@@ -237,6 +237,3 @@ class _Lap:
         now = time.perf_counter()
         self._record.latency_ms[stage] = (now - self._last) * 1000.0
         self._last = now
-
-
-AsyncLookup = Callable[[str], Awaitable[Optional[Answer]]]
