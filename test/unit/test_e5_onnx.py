@@ -359,3 +359,14 @@ def test_cache_dir_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv('XDG_CACHE_HOME')
     monkeypatch.setenv('HOME', str(tmp_path / 'home'))
     assert cache_dir() == tmp_path / 'home' / '.cache' / 'claudia_llm'
+
+
+@pytest.mark.slow
+def test_unreadable_cached_file_is_rebuilt_once(model_file, onnx_e5, tmp_path, caplog):
+    folder = tmp_path / 'cache'
+    damaged = _path_it_would_build(model_file, folder)
+    damaged.write_bytes(b'\x08\x07 a build cut short')
+    rebuilt = OnnxE5Embedder(cache_folder=folder)
+    assert 'is unreadable' in caplog.text and str(damaged) in caplog.text
+    assert damaged.stat().st_size > 1_000_000
+    np.testing.assert_allclose(rebuilt.embed(FORMS[:3]), onnx_e5.embed(FORMS[:3]), atol=1e-6)
