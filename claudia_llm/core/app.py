@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from .actions import ActionRegistry
+from .errors import ConfigError
 from .exact_cache import ExactCache
 from .lexicon import Lexicon
 from .llm import OllamaChat
@@ -75,10 +76,23 @@ class Engine:
         self._tasks = []
 
     def _make_semantic(self, prefix: str):
-        from .embedder import make_embedder
+        """The semantic cache, or None (tier off, logged) when its embedder cannot load.
+
+        An unknown ``cache.embedder`` is a configuration mistake and raises ConfigError; a
+        model that fails to load (missing package, unreadable files) leaves the node up
+        without the semantic tier, so emergency words, exact hits and the LLM still work.
+        """
+        from .embedder import KINDS, make_embedder
         from .semantic_cache import SemanticCache
         s = self.settings
-        embedder = make_embedder(s['cache.embedder'], s['cache.embedder_model'])
+        if s['cache.embedder'] not in KINDS:
+            raise ConfigError('cache.embedder must be one of %s, got %r'
+                              % (KINDS, s['cache.embedder']))
+        try:
+            embedder = make_embedder(s['cache.embedder'], s['cache.embedder_model'])
+        except ConfigError as exc:
+            log.error('semantic cache tier OFF: %s', exc)
+            return None
         return SemanticCache(self.store, embedder, self.profile.version,
                              threshold=s['cache.semantic_threshold'],
                              ttl_s=s['cache.semantic_ttl_s'], key_prefix=prefix,

@@ -7,8 +7,10 @@ test session, in ``<pytest base temp>/e5-cache`` (shared with ``test_embedder.py
 the user's cache; the fallback test builds once more, in a folder under ``tmp_path``.
 """
 import csv
+import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -370,3 +372,16 @@ def test_unreadable_cached_file_is_rebuilt_once(model_file, onnx_e5, tmp_path, c
     assert 'is unreadable' in caplog.text and str(damaged) in caplog.text
     assert damaged.stat().st_size > 1_000_000
     np.testing.assert_allclose(rebuilt.embed(FORMS[:3]), onnx_e5.embed(FORMS[:3]), atol=1e-6)
+
+
+def test_build_folders_left_by_a_killed_build_are_removed(model_file, tmp_path):
+    folder = tmp_path / 'cache'
+    stale, fresh = folder / 'build-old', folder / 'build-new'
+    for work in (stale, fresh):
+        work.mkdir(parents=True)
+        (work / 'float.onnx').write_bytes(b'partial')
+    hour_ago = time.time() - 3600
+    os.utime(str(stale), (hour_ago, hour_ago))
+    _path_it_would_build(model_file, folder)  # stops right before building
+    assert not stale.exists()
+    assert fresh.exists()  # maybe another process building right now

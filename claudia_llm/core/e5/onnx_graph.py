@@ -15,7 +15,9 @@ ranking of our labelled pairs (``bench/semantic_lookup.py``, README).
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 OPSET = 17  # LayerNormalization is in the default domain from 17
 GRAPH_VERSION = '1'
 """Bump when the graph or the quantisation settings change: cached files are keyed by it."""
+BUILD_PREFIX = 'build-'  # temporary folders of builds in progress, inside the cache folder
 
 
 def build_encoder(model_file: E5ModelFile):
@@ -148,9 +151,10 @@ def quantized_model(model_file: E5ModelFile, folder: Optional[Path] = None,
         log.warning('cache folder %s is not writable (%s)', folder, problem)
     else:
         raise OSError('no writable folder for the int8 e5 encoder: %s, %s' % (wanted, fallback))
+    _remove_stale_builds(folder)
     if on_build is not None:
         on_build(path)
-    with tempfile.TemporaryDirectory(dir=str(folder)) as work:
+    with tempfile.TemporaryDirectory(prefix=BUILD_PREFIX, dir=str(folder)) as work:
         float_path = Path(work) / 'float.onnx'
         onnx.save(build_encoder(model_file), str(float_path))
         partial = Path(work) / 'int8.onnx'
@@ -163,6 +167,17 @@ def quantized_model(model_file: E5ModelFile, folder: Optional[Path] = None,
             logging.getLogger().removeFilter(quiet)
         os.replace(str(partial), str(path))
     return path
+
+
+def _remove_stale_builds(folder: Path, older_than_s: float = 600.0) -> None:
+    """Delete build folders left by a process killed mid-build (a build takes seconds)."""
+    now = time.time()
+    for stale in folder.glob(BUILD_PREFIX + '*'):
+        try:
+            if stale.is_dir() and now - stale.stat().st_mtime > older_than_s:
+                shutil.rmtree(str(stale), ignore_errors=True)
+        except OSError:  # removed by another process meanwhile
+            pass
 
 
 def _unwritable(folder: Path) -> Optional[OSError]:
