@@ -48,7 +48,8 @@ def score(case: Case, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """Score one record (``None`` = no record arrived) against ``case``.
 
     Returns ``{"utterance", "expected", "intent", "actions", "source", "ok",
-    "wrong_action", "fallback", "latency_ms", "error", "unexplained_change"}``.
+    "wrong_action", "fallback", "latency_ms", "error", "policy", "unexplained_change"}``
+    (``policy``: the record's policy changes, so a row says why actions were removed).
     ``unexplained_change`` is true when final actions differ from the intent and the
     record names no policy rule for it.
     """
@@ -68,6 +69,7 @@ def score(case: Case, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         'fallback': record.get('source') == 'fallback' or not record,
         'latency_ms': (record.get('latency_ms') or {}).get('total'),
         'error': (record.get('error') or {}).get('code') if record else 'no_record',
+        'policy': list(record.get('policy') or ()),
         'unexplained_change': changed and not record.get('policy'),
     }
 

@@ -58,3 +58,11 @@ def test_summary_counts_cache_tiers_and_latency(tmp_path):
     assert totals['cache_tier_right'] == 1
     assert totals['wrong_actions'] == 0 and totals['fallbacks'] == 1
     assert totals['latency_by_source']['exact']['p50_ms'] == 2.0
+
+
+def test_row_carries_the_policy_changes_that_explain_missing_actions():
+    change = {'action': 'Heart', 'rule': 'cooldown', 'reason': 'same action 0.4 s ago'}
+    row = score(Case('x', 'Heart'), record(['Heart'], actions=[], policy=[change]))
+    assert row['policy'] == [change] and row['actions'] == []
+    assert not row['unexplained_change']
+    assert score(Case('x', 'Heart'), None)['policy'] == []
