@@ -126,7 +126,10 @@ class PromptProfile:
         for item in items if isinstance(items, list) else []:
             name = item.get('name') if isinstance(item, dict) else None
             if isinstance(name, str) and name not in self.names:
-                raise LLMMalformedOutput('LLM named unknown action %r' % name)
+                known = self.registry.get(name) is not None
+                why = ('not offered to the LLM (from_llm: false or disabled in the action table)'
+                       if known else 'not in the action table')
+                raise LLMMalformedOutput('LLM named action %r, %s' % (name, why))
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(data))
         if error is not None:
             where = '/'.join(str(p) for p in error.absolute_path) or '(root)'

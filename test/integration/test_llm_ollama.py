@@ -159,7 +159,7 @@ async def test_malformed_content(ollama_server, profile):
             await llm.chat('cut')
         with pytest.raises(LLMMalformedOutput) as prose:
             await llm.chat('prose')
-        with pytest.raises(LLMMalformedOutput, match='unknown action'):
+        with pytest.raises(LLMMalformedOutput, match='not in the action table'):
             await llm.chat('fly')
     finally:
         await llm.aclose()
