@@ -9,6 +9,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,17 @@ def start_test_server():
     return proc, line.split()[1]
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 2] + '…"'
+def _cell(text: str, width: int) -> str:
+    """``text`` clipped and padded to ``width`` terminal columns (CJK characters take two)."""
+    def columns(char: str) -> int:
+        return 2 if unicodedata.east_asian_width(char) in ('W', 'F') else 1
+    out, used = '', 0
+    for char in text:
+        if used + columns(char) > width - (1 if len(out) < len(text) - 1 else 0):
+            out, used = out + '…', used + 1
+            break
+        out, used = out + char, used + columns(char)
+    return out + ' ' * max(width - used, 0)
 
 
 def main() -> int:
@@ -98,8 +108,8 @@ def main() -> int:
             if record.get('policy'):
                 note += ' [policy: %s]' % ', '.join(
                     '%s %s' % (p['rule'], p['action']) for p in record['policy'])
-            print('%-38s %-9s %8.1f  %-26s %s%s' % (
-                _clip(json.dumps(text, ensure_ascii=False), 38), record.get('source', '(none)'),
+            print('%s %-9s %8.1f  %-26s %s%s' % (
+                _cell(json.dumps(text, ensure_ascii=False), 38), record.get('source', '(none)'),
                 (record.get('latency_ms') or {}).get('total', float('nan')), actions,
                 record.get('reply', ''), note), flush=True)
         executor.shutdown(timeout_sec=2.0)
