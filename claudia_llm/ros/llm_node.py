@@ -21,6 +21,10 @@ from claudia_llm.ros.params import declare_all
 from claudia_llm.ros.unitree_bridge import UnitreeBridge
 
 START_TIMEOUT_S = 120.0
+# Peer check: publishers of the response topic, counted once discovery has had time to
+# settle after start-up, then again at this period (a node started later is noticed).
+PEER_CHECK_FIRST_S = 3.0
+PEER_CHECK_PERIOD_S = 30.0
 
 
 class LlmNode(Node):
@@ -49,11 +53,44 @@ class LlmNode(Node):
                                  qos.reliable(10))
         self.get_logger().info('ready: listening on %s (model %s at %s, redis %s)' % (
             s['topics.utterance'], s['ollama.model'], s['ollama.host'], s['redis.url']))
+        self.peers_seen = 1  # publishers of the response topic at the last check, us included
+        self.peer_checks = 0  # checks done so far
+        self._first_peer_check = self.create_timer(PEER_CHECK_FIRST_S, self._peer_check_once)
+        self.create_timer(PEER_CHECK_PERIOD_S, self.check_peers)
 
     def utterance_callback(self, msg: String) -> None:
         """Hand the utterance to the engine; never blocks."""
         self.loop.submit(self.engine.pipeline.handle(msg.data, time.perf_counter(),
                                                      time.time()))
+
+    def peer_count(self) -> int:
+        """Publishers of the response topic in this ROS domain, this node included."""
+        return self.count_publishers(self.response_pub.topic_name)  # remapped, absolute
+
+    def check_peers(self) -> int:
+        """Count ``peer_count()``; log when it changed since the last check; return it.
+
+        More than one means another llm_node (or anything else) publishes records on our
+        topics: each node answers every utterance and each sends the actions. One WARNING
+        per change, not per check.
+        """
+        count, before = self.peer_count(), self.peers_seen
+        self.peers_seen = count
+        self.peer_checks += 1
+        topic = self.response_pub.topic_name
+        if count > 1 and count != before:
+            log_warning(self.get_logger(), (
+                '%d nodes publish on %s: another llm_node runs on the same topics, so every '
+                'utterance is answered by each of them and each sends its actions to the '
+                'robot; give each node its own topics or namespace, or stop the extra one')
+                % (count, topic))
+        elif count <= 1 < before:
+            self.get_logger().info('%s: this node is its only publisher again' % topic)
+        return count
+
+    def _peer_check_once(self) -> None:
+        self._first_peer_check.cancel()
+        self.check_peers()
 
     def publish_record(self, record: ResponseRecord) -> None:
         """Publish actions first (the robot acts at once), then reply and record."""

@@ -4,7 +4,11 @@ import time
 from pathlib import Path
 
 import pytest
+from rclpy.serialization import serialize_message
 from stack import Stack
+from std_msgs.msg import String
+
+from claudia_llm.ros import qos
 
 HIGH_RISK = {'FrontFlip', 'FrontJump', 'FrontPounce', 'Damp', 'Wallow'}
 INJECTIONS = [line.strip() for line in
@@ -99,6 +103,70 @@ def test_bad_input_gets_an_error_record_and_the_node_keeps_running(stack, raw, c
     assert record is not None and record['error']['code'] == code
     assert record['actions'] == [] and record['source'] == 'fallback'
     assert stack.ask('立って')['intent'] == ['StandUp']
+
+
+def publish_bytes(stack, data: bytes) -> None:
+    """Publish a std_msgs/String whose data are ``data`` as they are, valid UTF-8 or not.
+
+    rclpy encodes a Python str strictly, so invalid bytes go out as a serialized message:
+    the CDR of a same-length placeholder with its bytes swapped (no NUL in ``data``).
+    """
+    if not hasattr(stack, 'raw_pub'):
+        stack.raw_pub = stack.client.create_publisher(String, '/claudia/utterance',
+                                                      qos.reliable(10))
+    placeholder = b'\x01' * len(data)
+    cdr = serialize_message(String(data=placeholder.decode()))
+    assert b'\x00' not in data and cdr.endswith(placeholder + b'\x00')
+    stack.raw_pub.publish(cdr[:-len(data) - 1] + data + b'\x00')
+
+
+def test_invalid_utf8_over_dds_gets_an_error_record_with_its_id_and_no_action(stack):
+    rid = 'utf8-%f' % time.time()
+    publish_bytes(stack, b'{"text": "' + '座って'.encode() + b'\xff", "id": "' +
+                  rid.encode() + b'"}')
+    record = stack.client.wait_for(rid, 10.0)
+    assert record is not None, 'the caller must get a record under its own id'
+    assert record['error']['code'] == 'invalid_utf8' and 'UTF-8' in record['error']['message']
+    assert record['actions'] == [] and record['intent'] == [] and record['reply']
+    assert stack.action_names(rid) == []
+    assert not [c for c in stack_requests(stack) if '\ufffd' in c], 'nothing reaches the LLM'
+    assert stack.ask('立って')['intent'] == ['StandUp']
+
+
+def test_invalid_utf8_plain_text_over_dds_runs_no_action(stack):
+    seen = len(stack.actions)
+    records = []  # records of these messages: no id, so known by their utterance
+
+    def keep(msg):
+        record = json.loads(msg.data)
+        if '\ufffd' in record['utterance']:
+            records.append(record)
+
+    listener = stack.client.create_subscription(String, '/claudia/response', keep,
+                                                qos.reliable(50))
+    try:
+        for data in ('座って'.encode() + b'\xff', b'\xff\xe5\xba'):
+            publish_bytes(stack, data)
+        deadline = time.monotonic() + 10.0
+        while len(records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stack.client.destroy_subscription(listener)
+    assert sorted(r['utterance'] for r in records) == ['座って\ufffd', '\ufffd\ufffd']
+    assert [r['error']['code'] for r in records] == ['invalid_utf8', 'invalid_utf8']
+    assert all(r['actions'] == [] and r['intent'] == [] for r in records)
+    assert stack.ask('伏せて')['intent']  # later input is still answered
+    ids = {r['request_id'] for r in records}
+    assert not [a for a in stack.actions[seen:] if a['request_id'] in ids]
+    assert not [c for c in stack_requests(stack) if '\ufffd' in c], 'nothing reaches the LLM'
+
+
+def test_too_long_json_keeps_its_request_id(stack):
+    stack.client.publish('x' * 5000, 'big-1')  # a 5 KB JSON wrapper, as `claudia-llm say`
+    record = stack.client.wait_for('big-1', 10.0)
+    assert record is not None, "the too_long record must carry the caller's id"
+    assert record['error']['code'] == 'too_long' and record['actions'] == []
+    assert stack.action_names('big-1') == []
 
 
 def test_prompt_injection_never_sends_a_high_risk_action(stack):

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from claudia_llm.core.errors import InputError
-from claudia_llm.core.inputs import decode, parse_utterance
+from claudia_llm.core.inputs import ID_RECOVERY_MAX_BYTES, decode, parse_utterance, request_id_of
 
 
 def test_plain_text_is_stripped_and_gets_an_id():
@@ -61,3 +61,77 @@ def test_bracketed_asr_text_is_speech():
 
 def test_zero_width_characters_do_not_hide_a_known_command():
     assert parse_utterance('\u200b座って\ufeff').text == '座って'
+
+
+# rclpy hands invalid UTF-8 in a std_msgs/String over as U+FFFD (errors='replace').
+@pytest.mark.parametrize('raw', [
+    b'\xff\xe5\xba'.decode('utf-8', 'replace'),
+    ('座って'.encode() + b'\xff').decode('utf-8', 'replace'),
+    '\ufffd',
+    '{"text": "sit \\ufffd"}',  # the JSON escape of it
+    json.dumps({'text': 'sit', 'source': 'asr\ufffd'}, ensure_ascii=False),
+])
+def test_replacement_character_is_refused_as_invalid_utf8(raw):
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw)
+    assert info.value.code == 'invalid_utf8'
+    assert 'UTF-8' in str(info.value) and 'U+FFFD' in str(info.value)
+
+
+@pytest.mark.parametrize('raw', [
+    json.dumps({'text': '座って\ufffd', 'id': 'u1'}, ensure_ascii=False),
+    json.dumps({'text': '座って\ufffd', 'id': 'u1'}),
+    ('{"text": "座って' + '\ufffd' + '", "id": "u1", "priority": "urgent"}'),
+    b'{"text": "' + '座って'.encode() + b'\xff", "id": "u1"}',
+    b'{"text": "\xff\xe5\xba", "id": "u1"}',
+])
+def test_invalid_utf8_keeps_the_callers_request_id(raw):
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw)
+    assert (info.value.code, info.value.request_id) == ('invalid_utf8', 'u1')
+
+
+def test_too_long_json_keeps_the_callers_request_id():
+    raw = json.dumps({'text': 'x' * 5000, 'id': 'big-1', 'priority': 'high'})
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw, max_bytes=4096)
+    assert (info.value.code, info.value.request_id) == ('too_long', 'big-1')
+    assert '4096' in str(info.value)
+
+
+def test_too_long_bytes_keep_the_callers_request_id():
+    raw = json.dumps({'text': 'あ' * 3000, 'id': 'big-2'}, ensure_ascii=False).encode()
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw, max_bytes=4096)
+    assert (info.value.code, info.value.request_id) == ('too_long', 'big-2')
+
+
+def test_beyond_the_recovery_bound_the_id_is_not_parsed():
+    raw = json.dumps({'id': 'huge-1', 'text': 'x' * ID_RECOVERY_MAX_BYTES})
+    assert request_id_of(raw) == ''
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw)
+    assert (info.value.code, info.value.request_id) == ('too_long', '')
+
+
+def test_recovery_bound_counts_utf8_bytes_not_characters():
+    filler = 'あ' * (ID_RECOVERY_MAX_BYTES // 3 + 10)  # fewer characters, more bytes
+    raw = json.dumps({'id': 'wide-1', 'text': filler}, ensure_ascii=False)
+    assert len(raw) < ID_RECOVERY_MAX_BYTES < len(raw.encode('utf-8'))
+    assert request_id_of(raw) == ''
+    assert request_id_of(raw[:ID_RECOVERY_MAX_BYTES // 4] + '"}') == 'wide-1'
+
+
+@pytest.mark.parametrize('raw, request_id', [
+    ('x' * 5000, ''), ('{broken' + 'x' * 5000, ''), ('["list"]', ''),
+    ('{"text": ' + '[' * 5000, ''), (b'\xff' * 10, ''), ('{"id": 7, "text": "x"}', '7'),
+    (' {"id": "' + 'i' * 100 + '"}', 'i' * 64),
+])
+def test_request_id_of_never_raises(raw, request_id):
+    assert request_id_of(raw) == request_id
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_crash():
+    with pytest.raises(InputError) as info:
+        parse_utterance('{"text": ' + '[' * 2000 + ']' * 2000 + '}')
+    assert info.value.code == 'invalid_json'
