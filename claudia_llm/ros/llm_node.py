@@ -60,8 +60,16 @@ class LlmNode(Node):
 
     def utterance_callback(self, msg: String) -> None:
         """Hand the utterance to the engine; never blocks."""
-        self.loop.submit(self.engine.pipeline.handle(msg.data, time.perf_counter(),
-                                                     time.time()))
+        answer = self.loop.submit(self.engine.pipeline.handle(msg.data, time.perf_counter(),
+                                                              time.time()))
+        answer.add_done_callback(self._answer_done)
+
+    def _answer_done(self, answer) -> None:
+        # The pipeline turns every failure into an error record; what can still fail here
+        # is publishing, when the context is shut down between the check and the call.
+        if not answer.cancelled() and answer.exception() is not None:
+            if self.context.ok():
+                log_warning(self.get_logger(), 'answer failed: %r' % (answer.exception(),))
 
     def peer_count(self) -> int:
         """Publishers of the response topic in this ROS domain, this node included."""
@@ -93,7 +101,15 @@ class LlmNode(Node):
         self.check_peers()
 
     def publish_record(self, record: ResponseRecord) -> None:
-        """Publish actions first (the robot acts at once), then reply and record."""
+        """Publish actions first (the robot acts at once), then reply and record.
+
+        After shutdown began (Ctrl-C shuts the context down while answers may still be in
+        flight) the record is only logged: its publishers are gone.
+        """
+        if not self.context.ok():
+            self.get_logger().info('%s not published, shutting down: %s -> %s' % (
+                record.request_id[:8], record.utterance[:40], [a.name for a in record.actions]))
+            return
         action = record.action_message()
         if action is not None:
             self.action_pub.publish(String(data=action))

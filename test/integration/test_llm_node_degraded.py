@@ -107,3 +107,17 @@ def test_a_single_llm_node_does_not_warn(ros_context, closed_port, capfd):
     assert spin_until([node], lambda: node.peer_checks)
     assert node.peers_seen == 1 and node.check_peers() == 1
     assert 'nodes publish on' not in capfd.readouterr().err
+
+
+def test_an_answer_finished_after_shutdown_is_logged_not_raised(closed_port, capfd):
+    from claudia_llm.core.record import ResponseRecord
+    rclpy.init()
+    node = LlmNode(parameter_overrides=peer_overrides(closed_port, '/late'),
+                   node_name='llm_node_late')
+    try:
+        try_shutdown()  # what Ctrl-C does while an answer is still in flight
+        node.publish_record(ResponseRecord(request_id='late-1', utterance='座って'))
+        assert 'late-1'[:8] + ' not published, shutting down' in capfd.readouterr().err
+    finally:
+        node.destroy_node()
+        try_shutdown()
