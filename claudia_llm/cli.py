@@ -6,13 +6,19 @@ Commands:
     claudia-llm say  TEXT [--local] [--timeout S]             print one response record
     claudia-llm eval TSV [--json OUT] [--attach]              score a labelled TSV
     claudia-llm worker [...]                                  LLM worker for the Redis queue
+
+Nodes that ``say --local`` and ``eval`` (without --attach) start are isolated: private
+topics, node namespace and Redis keys (``ros.runner.Isolation``), so no other llm_node
+answers their utterances.
 """
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import threading
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from claudia_llm.core.paths import config_dir
 
@@ -45,21 +51,25 @@ def _parser() -> argparse.ArgumentParser:
                        help='ROS parameters YAML (default: the packaged one)')
         p.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
                        help='override one parameter, e.g. -p ollama.host:=http://orin:11434 '
-                            '(for the nodes this command starts: run, say/eval --local)')
+                            '(for the nodes this command starts: run, say --local, eval '
+                            'without --attach)')
 
     run = sub.add_parser('run', help='run llm_node and diagnostics_node in this process')
     common(run)
     run.set_defaults(func=_run)
     say = sub.add_parser('say', help='publish one utterance and print its response record')
     say.add_argument('text')
-    say.add_argument('--local', action='store_true', help='start the nodes in this process')
+    say.add_argument('--local', action='store_true',
+                     help='start isolated nodes in this process (private topics)')
     say.add_argument('--timeout', type=float, default=30.0, help='seconds to wait')
     common(say)
     say.set_defaults(func=_say)
     ev = sub.add_parser('eval', help='publish each TSV row and score the records')
     ev.add_argument('tsv')
     ev.add_argument('--json', dest='json_out', help='write totals and one row per case')
-    ev.add_argument('--attach', action='store_true', help='use nodes already running')
+    ev.add_argument('--attach', action='store_true',
+                    help='use nodes already running (normal topics); default: isolated '
+                         'nodes in this process')
     ev.add_argument('--timeout', type=float, default=30.0, help='seconds per utterance')
     common(ev)
     ev.set_defaults(func=_eval)
@@ -67,12 +77,89 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _init(args, local: bool) -> None:
+def check_params_file(path: str) -> Dict[str, Any]:
+    """Check a ROS parameters YAML before rcl reads it; return the parsed mapping.
+
+    rcl reports a missing or broken file as a traceback from ``rclpy.init``; this says
+    what is wrong in one line. Node sections may sit under namespaces; every leaf must be
+    under a ``ros__parameters`` mapping.
+
+    Raises:
+        UsageError: the file cannot be read, is not YAML, or has not the shape
+            ``node_name: {ros__parameters: {...}}``.
+    """
+    import yaml
+    try:
+        with open(path, encoding='utf-8') as stream:
+            data = yaml.safe_load(stream)
+    except OSError as exc:
+        raise UsageError('cannot read --config %s: %s' % (path, exc.strerror or exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError('--config %s is not UTF-8 text: %s' % (path, exc)) from exc
+    except yaml.YAMLError as exc:
+        raise UsageError('--config %s is not valid YAML: %s' % (path, _yaml_problem(exc))
+                         ) from exc
+    problem = _shape_problem(data)
+    if problem:
+        raise UsageError('--config %s is not a ROS parameters file (node_name: '
+                         '{ros__parameters: {...}}): %s' % (path, problem))
+    return data
+
+
+def _yaml_problem(exc) -> str:
+    mark = getattr(exc, 'problem_mark', None)
+    text = getattr(exc, 'problem', None) or str(exc)
+    if mark is not None:
+        text += ' (line %d, column %d)' % (mark.line + 1, mark.column + 1)
+    return ' '.join(text.split())
+
+
+def _shape_problem(data: Any, where: str = '') -> Optional[str]:
+    if not isinstance(data, dict) or not data:
+        return '%s is %s, not a mapping of node names' % (
+            where or 'the file', 'empty' if not data else type(data).__name__)
+    for key, value in data.items():
+        name = '%s/%s' % (where, key) if where else str(key)
+        if key == 'ros__parameters':
+            if not isinstance(value, dict):
+                return '%s is %s, not a mapping' % (
+                    name, 'empty' if value is None else type(value).__name__)
+        elif not isinstance(value, dict):
+            return '%s is not under ros__parameters' % name
+        else:
+            problem = _shape_problem(value, name)
+            if problem:
+                return problem
+    return None
+
+
+def _node_settings(path: str, data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """``{node: settings}`` of both nodes from ``path``; a bad name or type is a UsageError."""
+    from claudia_llm.core.errors import ConfigError
+    from claudia_llm.core.settings import NODES, load_yaml
+    try:
+        return {node: load_yaml(node, path) for node in NODES}
+    except ConfigError as exc:
+        raise UsageError('--config %s: %s' % (path, exc)) from exc
+
+
+def _init(params_file: Optional[str], overrides: List[str],
+          remaps: Optional[List[str]] = None) -> None:
+    """``rclpy.init`` with ``params_file``, checked ``-p`` items and ``-r`` rules."""
     import rclpy
 
     from claudia_llm.ros.runner import ros_args
-    overrides = _checked_overrides(args.param) if local else []
-    rclpy.init(args=ros_args(args.config if local else None, overrides))
+    try:
+        rclpy.init(args=ros_args(params_file, overrides, remaps))
+    except RuntimeError as exc:  # RCLError: rcl refused the params file or a -p value
+        raise UsageError('ROS refused the parameters: %s' % ' '.join(str(exc).split())
+                         ) from exc
+
+
+def _warn_ignored_params(args, attach_flag: str) -> None:
+    if args.param:
+        print('claudia-llm: warning: -p is ignored %s (the running nodes keep their '
+              'parameters)' % attach_flag, file=sys.stderr)
 
 
 def _checked_overrides(items: List[str]) -> List[str]:
@@ -82,8 +169,10 @@ def _checked_overrides(items: List[str]) -> List[str]:
     given for a float parameter gets ``.0`` (ROS refuses INTEGER for a DOUBLE).
 
     Raises:
-        UsageError: an item without ``:=``.
+        UsageError: an item without ``:=``, or whose value is not YAML.
     """
+    import yaml
+
     from claudia_llm.core.settings import NODES
     declared = {}
     for table in NODES.values():
@@ -93,6 +182,11 @@ def _checked_overrides(items: List[str]) -> List[str]:
         name, sep, value = item.partition(':=')
         if not sep or not name:
             raise UsageError('-p needs NAME:=VALUE, got %r' % item)
+        try:
+            yaml.safe_load(value)  # rcl parses the value as YAML too
+        except yaml.YAMLError as exc:
+            raise UsageError('-p %s: the value is not valid YAML: %s' % (item, _yaml_problem(exc))
+                             ) from exc
         param = declared.get(name)
         if param is None:
             print('claudia-llm: warning: unknown parameter %r (ignored)' % name,
@@ -118,14 +212,18 @@ def _start(factory):
         return factory()
     except bad_value as exc:
         raise UsageError('bad parameter: %s' % exc) from exc
+    except OSError as exc:  # e.g. diagnostics.prometheus_port already in use
+        raise UsageError('cannot start the nodes: %s' % exc) from exc
 
 
 def _run(args) -> int:
+    _node_settings(args.config, check_params_file(args.config))
+    overrides = _checked_overrides(args.param)
     import rclpy
 
     from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.runner import InProcessNodes
-    _init(args, local=True)
+    _init(args.config, overrides)
     nodes = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd, docker, timeout
@@ -144,33 +242,52 @@ def _run(args) -> int:
     return 0
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def _ignore_further_interrupts() -> None:
     """A second Ctrl-C must not break the clean-up; every step of it has a timeout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _with_client(args, local: bool, body) -> int:
+    """Run ``body(client)`` against in-process isolated nodes (``local``) or running ones."""
+    data = check_params_file(args.config)
+    settings = _node_settings(args.config, data)['llm_node']
+    overrides = _checked_overrides(args.param) if local else []
     from rclpy.executors import SingleThreadedExecutor
 
-    from claudia_llm.core.settings import load_yaml
     from claudia_llm.ros.client import UtteranceClient
     from claudia_llm.ros.compat import try_shutdown
-    from claudia_llm.ros.runner import InProcessNodes
-    _init(args, local)
-    settings = load_yaml('llm_node', args.config)
+    from claudia_llm.ros.runner import InProcessNodes, Isolation
+    isolation = Isolation(settings) if local else None
+    topics = isolation.topics if local else settings
+    if local:
+        _warn_isolated_params(overrides, isolation)
+    if local:
+        _init_isolated(isolation, data, overrides)
+    else:
+        _init(None, [])
     nodes = client = None
     executor = SingleThreadedExecutor()
     thread = threading.Thread(target=executor.spin, daemon=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # clean up (private Redis keys) as on Ctrl-C
     try:
         if local:
-            nodes = _start(InProcessNodes)
-        client = UtteranceClient(settings['topics.utterance'], settings['topics.response'])
+            nodes = _start(lambda: InProcessNodes(isolation=isolation))
+        client = UtteranceClient(topics['topics.utterance'], topics['topics.response'])
         executor.add_node(client)
         thread.start()
         if not client.wait_for_node(10.0):
-            hint = ('start `claudia-llm run`, or drop --attach' if args.command == 'eval'
-                    else 'start `claudia-llm run` or use --local')
-            print('no node subscribes to %s: %s' % (settings['topics.utterance'], hint),
+            if local:
+                hint = 'the in-process llm_node did not start listening'
+            elif args.command == 'eval':
+                hint = 'start `claudia-llm run`, or drop --attach'
+            else:
+                hint = 'start `claudia-llm run` or use --local'
+            print('no node subscribes to %s: %s' % (topics['topics.utterance'], hint),
                   file=sys.stderr)
             return 2
         return body(client)
@@ -188,6 +305,27 @@ def _with_client(args, local: bool, body) -> int:
         try_shutdown()
 
 
+def _warn_isolated_params(overrides: List[str], isolation) -> None:
+    fixed = set(isolation.llm_overrides()) | set(isolation.diagnostics_overrides())
+    for item in overrides:
+        name = item.partition(':=')[0]
+        if name in fixed:
+            print('claudia-llm: warning: -p %s is ignored: the in-process nodes are isolated '
+                  '(private topics and Redis keys, no sport requests)' % name, file=sys.stderr)
+
+
+def _init_isolated(isolation, data: Dict[str, Any], overrides: List[str]) -> None:
+    """``rclpy.init`` for isolated nodes: a params file whose sections match their namespace."""
+    import yaml
+    fd, path = tempfile.mkstemp(prefix='claudia-llm-', suffix='.yaml')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as stream:
+            yaml.safe_dump(isolation.params_yaml(data), stream, allow_unicode=True)
+        _init(path, overrides, isolation.remaps())  # rcl reads the file here, once
+    finally:
+        os.unlink(path)
+
+
 def _say(args) -> int:
     def body(client):
         record = client.ask(args.text, args.timeout)
@@ -196,6 +334,8 @@ def _say(args) -> int:
             return 1
         print(json.dumps(record, ensure_ascii=False, indent=2))
         return 0
+    if not args.local:
+        _warn_ignored_params(args, 'without --local')
     return _with_client(args, args.local, body)
 
 
@@ -221,6 +361,8 @@ def _eval(args) -> int:
             with open(args.json_out, 'w', encoding='utf-8') as out:
                 json.dump({'totals': totals, 'rows': rows}, out, ensure_ascii=False, indent=1)
         return 0 if totals['missing_records'] == 0 else 1
+    if args.attach:
+        _warn_ignored_params(args, 'with --attach')
     return _with_client(args, not args.attach, body)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from claudia_llm.core import settings as settings_mod
+from claudia_llm.core.errors import ConfigError
 
 log = logging.getLogger('claudia_llm.worker')
 
@@ -134,12 +135,36 @@ def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     return values
 
 
+def check_redis_url(url: str) -> None:
+    """Parse ``url`` as redis-py will (no connection is made).
+
+    Raises:
+        ConfigError: not a ``redis://``, ``rediss://`` or ``unix://`` URL redis-py accepts.
+    """
+    from redis.asyncio import ConnectionPool
+    try:
+        ConnectionPool.from_url(url)
+    except ValueError as exc:
+        raise ConfigError('redis.url %r: %s' % (url, exc)) from exc
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``claudia-llm worker``; returns the exit code (0 after a clean stop)."""
+    """Entry point of ``claudia-llm worker``; returns the exit code (0 after a clean stop).
+
+    A bad ``--config``, option value or Redis URL is one line on stderr and exit code 2.
+    """
+    from claudia_llm.cli import UsageError, check_params_file
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.config:
+            check_params_file(args.config)
+        settings = settings_from_args(args)
+        check_redis_url(settings['redis.url'])
+    except (UsageError, ConfigError) as exc:
+        print('claudia-llm: error: %s' % exc, file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    settings = settings_from_args(args)
 
     async def serve() -> None:
         stop = asyncio.Event()

@@ -144,7 +144,7 @@ def check(node: str, name: str, value: Any) -> Any:
         raise ConfigError('%s has no parameter %r' % (node, name))
     default = NODES[node][name].default
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)  # then range-checked like any float
     if type(value) is not type(default):
         raise ConfigError('%s.%s must be %s, got %r' % (node, name, type(default).__name__,
                                                         value))

@@ -95,3 +95,12 @@ def test_yaml_lists_the_defaults(node):
 def test_values_outside_their_range_are_refused(name, value):
     with pytest.raises(ConfigError, match=name.split('.')[1]):
         settings.check('llm_node', name, value)
+
+
+def test_a_whole_number_for_a_float_parameter_is_range_checked_too():
+    from claudia_llm.core.errors import ConfigError
+    from claudia_llm.core.settings import check
+    assert check('llm_node', 'ollama.timeout_s', 3) == 3.0
+    assert isinstance(check('llm_node', 'ollama.timeout_s', 3), float)
+    with pytest.raises(ConfigError, match=r'ollama.timeout_s must be in \['):
+        check('llm_node', 'ollama.timeout_s', 0)
