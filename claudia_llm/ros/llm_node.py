@@ -47,7 +47,7 @@ class LlmNode(Node):
                                      sport_state_topic=s['robot.sport_state_topic'],
                                      low_state_topic=s['robot.low_state_topic'])
         self.loop = LoopThread('llm_node-loop')
-        self.engine = Engine(s, self.publish_record, robot_state, origin=self.get_name())
+        self.engine = self.loop.run(self._build_engine(s, robot_state), START_TIMEOUT_S)
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
         self.create_subscription(String, s['topics.utterance'], self.utterance_callback,
                                  qos.reliable(10))
@@ -57,6 +57,11 @@ class LlmNode(Node):
         self.peer_checks = 0  # checks done so far
         self._first_peer_check = self.create_timer(PEER_CHECK_FIRST_S, self._peer_check_once)
         self.create_timer(PEER_CHECK_PERIOD_S, self.check_peers)
+
+    async def _build_engine(self, settings, robot_state) -> Engine:
+        # Built on the loop that runs it: on Python 3.8 (Foxy) asyncio objects such as
+        # redis-py's pool lock bind to the loop current at creation.
+        return Engine(settings, self.publish_record, robot_state, origin=self.get_name())
 
     def utterance_callback(self, msg: String) -> None:
         """Hand the utterance to the engine; never blocks."""
