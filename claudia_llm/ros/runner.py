@@ -128,6 +128,9 @@ class Isolation:
                     batch = []
             if batch:
                 dropped += client.delete(*batch)
+        except redis.ConnectionError as exc:  # no Redis, so nothing of ours is in it
+            log.debug('private Redis keys %s not removed, %s unreachable: %s',
+                      pattern, url, exc)
         except (redis.RedisError, OSError) as exc:
             log.warning('could not remove the private Redis keys %s at %s: %s',
                         pattern, url, exc)
