@@ -266,7 +266,6 @@ def _with_client(args, local: bool, body) -> int:
     topics = isolation.topics if local else settings
     if local:
         _warn_isolated_params(overrides, isolation)
-    if local:
         _init_isolated(isolation, data, overrides)
     else:
         _init(None, [])
