@@ -199,11 +199,17 @@ class RedisScheduler:
         remaining_ms = max(int(request.remaining_s() * 1000), 1)
         fields = [x for pair in request.to_fields().items() for x in pair]
         try:
-            status, ref = await self._submit_script(
+            # Bounded by the request's deadline: redis-py bounds waiting for a free pooled
+            # connection but not for the pool's own lock, and a request must never hang.
+            status, ref = await asyncio.wait_for(self._submit_script(
                 keys=[k.coalesce(request.key)] + k.streams + [k.inflight(self.origin)],
                 args=[request.to_json(), request.ticket, rank, self.queue_size,
                       remaining_ms, K.GROUP, k.followers_prefix(), remaining_ms + 60000,
-                      '1' if self.coalesce else '0'] + fields)
+                      '1' if self.coalesce else '0'] + fields), remaining_ms / 1000.0)
+        except asyncio.TimeoutError as exc:
+            self._mark_down(exc)
+            raise RedisLost('Redis did not take request %s within its deadline'
+                            % request.request_id) from exc
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             raise RedisLost('Redis unreachable while queueing: %s' % exc) from exc
