@@ -20,7 +20,7 @@ $(STAMP): requirements.txt requirements-ros.txt requirements-dev.txt requirement
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements-st.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -m claudia_llm.core.e5.onnx_graph
+	$(PY) -m claudia_llm.core.cache.e5.onnx_graph
 	touch $(STAMP)
 
 demo: setup

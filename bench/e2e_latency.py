@@ -37,7 +37,7 @@ def first_time_texts():
     """
     import csv
 
-    from claudia_llm.core.semantic_text import embedding_text
+    from claudia_llm.core.cache.semantic_text import embedding_text
     with PAIRS.open(encoding='utf-8') as handle:
         rows = list(csv.DictReader(handle, delimiter='\t'))
     texts, forms = [], set()

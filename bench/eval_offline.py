@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from claudia_llm.core import japanese
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.commands import compose
-from claudia_llm.core.lexicon import Lexicon
-from claudia_llm.core.normalize import normalize
 from claudia_llm.core.record import Answer
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding import japanese
+from claudia_llm.core.understanding.commands import compose
+from claudia_llm.core.understanding.lexicon import Lexicon
+from claudia_llm.core.understanding.normalize import normalize
 
 DEFAULT_TSV = Path(__file__).resolve().parents[2] / 'shared' / 'eval' / 'commands_dev.tsv'
 

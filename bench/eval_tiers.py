@@ -20,16 +20,16 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from claudia_llm.core import emergency
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.commands import compose
-from claudia_llm.core.embedder import make_embedder
+from claudia_llm.core.cache.embedder import make_embedder
+from claudia_llm.core.cache.semantic import SemanticCache
+from claudia_llm.core.cache.store import FailoverStore
 from claudia_llm.core.evaluation import Case, read_cases, score
-from claudia_llm.core.lexicon import Lexicon
 from claudia_llm.core.record import Answer
-from claudia_llm.core.semantic_cache import SemanticCache
+from claudia_llm.core.safety.actions import ActionRegistry
 from claudia_llm.core.settings import defaults
-from claudia_llm.core.store import FailoverStore
+from claudia_llm.core.understanding import emergency
+from claudia_llm.core.understanding.commands import compose
+from claudia_llm.core.understanding.lexicon import Lexicon
 
 DEFAULT_TSV = Path(__file__).resolve().parents[2] / 'shared' / 'eval' / 'commands_dev.tsv'
 

@@ -37,8 +37,8 @@ from typing import Any, Callable, Dict, List, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from claudia_llm.core import settings as settings_mod  # noqa: E402
+from claudia_llm.core.llm.scheduler import InProcessScheduler, LLMRequest, make_scheduler  # noqa: E402
 from claudia_llm.core.redis_conn import make_redis  # noqa: E402
-from claudia_llm.core.scheduler import InProcessScheduler, LLMRequest, make_scheduler  # noqa: E402
 from claudia_llm.testing.ollama_server import OllamaTestServer  # noqa: E402
 from claudia_llm.worker_main import make_llm  # noqa: E402
 

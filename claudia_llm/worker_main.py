@@ -34,9 +34,9 @@ def make_llm(settings: Dict[str, Any]):
 
     Same prompt version and options, and so the same coalescing keys.
     """
-    from claudia_llm.core.actions import ActionRegistry
-    from claudia_llm.core.llm import OllamaChat
-    from claudia_llm.core.prompt import PromptProfile
+    from claudia_llm.core.llm.ollama import OllamaChat
+    from claudia_llm.core.llm.prompt import PromptProfile
+    from claudia_llm.core.safety.actions import ActionRegistry
     path = settings['safety.actions_path']
     registry = ActionRegistry.load(Path(path) if path else None)
     profile = PromptProfile(registry, max_actions=settings['safety.max_actions'])
@@ -60,8 +60,8 @@ async def run_worker(settings: Dict[str, Any], stop: asyncio.Event,
         name: consumer name, unique among workers; default ``worker@<host>:<pid>``.
         drain_s: how long running requests may finish after ``stop``, s.
     """
+    from claudia_llm.core.llm.scheduler.worker import LLMWorker
     from claudia_llm.core.redis_conn import make_redis
-    from claudia_llm.core.scheduler.worker import LLMWorker
     name = name or 'worker@%s:%d' % (socket.gethostname(), os.getpid())
     llm = make_llm(settings)
     kw = dict(socket_timeout_s=settings['redis.socket_timeout_s'],

@@ -9,18 +9,19 @@ import socket
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .actions import ActionRegistry
+from claudia_llm.core.cache.exact import ExactCache
+from claudia_llm.core.cache.store import FailoverStore
+from claudia_llm.core.llm.ollama import OllamaChat
+from claudia_llm.core.llm.prompt import PromptProfile
+from claudia_llm.core.llm.scheduler import make_scheduler
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.safety.policy import SafetyPolicy
+from claudia_llm.core.safety.robot_state import RobotState
+from claudia_llm.core.understanding.lexicon import Lexicon
+
 from .errors import ConfigError
-from .exact_cache import ExactCache
-from .lexicon import Lexicon
-from .llm import OllamaChat
 from .pipeline import Pipeline, Publish
-from .policy import SafetyPolicy
-from .prompt import PromptProfile
 from .redis_conn import make_redis
-from .robot_state import RobotState
-from .scheduler import make_scheduler
-from .store import FailoverStore
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class Engine:
         model that fails to load (missing package, unreadable files) leaves the node up
         without the semantic tier, so emergency words, exact hits and the LLM still work.
         """
-        from .embedder import KINDS, make_embedder
-        from .semantic_cache import SemanticCache
+        from claudia_llm.core.cache.embedder import KINDS, make_embedder
+        from claudia_llm.core.cache.semantic import SemanticCache
         s = self.settings
         if s['cache.embedder'] not in KINDS:
             raise ConfigError('cache.embedder must be one of %s, got %r'

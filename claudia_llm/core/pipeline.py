@@ -10,16 +10,17 @@ import logging
 import time
 from typing import Callable, List, Optional, Union
 
-from . import commands, emergency, normalize
-from .admission import admit
+from claudia_llm.core.cache.admission import admit
+from claudia_llm.core.cache.exact import ExactCache
+from claudia_llm.core.llm.scheduler.request import LLMRequest
+from claudia_llm.core.safety.policy import SafetyPolicy
+from claudia_llm.core.safety.robot_state import RobotState
+from claudia_llm.core.understanding import commands, emergency, normalize
+from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
+
 from .errors import ClaudiaError, InputError, LLMError
-from .exact_cache import ExactCache
-from .inputs import Utterance, new_request_id, parse_utterance
-from .policy import SafetyPolicy
 from .record import Action, Answer, PolicyChange, ResponseRecord
 from .replies import fallback_reply
-from .robot_state import RobotState
-from .scheduler.request import LLMRequest
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from claudia_llm.core.inputs import new_request_id
+from claudia_llm.core.understanding.inputs import new_request_id
 from claudia_llm.ros import qos
 
 

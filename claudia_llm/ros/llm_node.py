@@ -13,7 +13,7 @@ from std_msgs.msg import String
 from claudia_llm.core.app import Engine
 from claudia_llm.core.loop_thread import LoopThread
 from claudia_llm.core.record import ResponseRecord
-from claudia_llm.core.robot_state import RobotState
+from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.ros import qos
 from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
 from claudia_llm.ros.log_bridge import forward_python_logging

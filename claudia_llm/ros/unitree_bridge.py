@@ -19,7 +19,7 @@ import time
 from typing import Any, List, Optional
 
 from claudia_llm.core.record import Action
-from claudia_llm.core.robot_state import RobotState
+from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.ros import qos
 from claudia_llm.ros.compat import log_warning
 

@@ -10,15 +10,15 @@ import time
 import httpx
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry
 from claudia_llm.core.errors import (
     LLMHTTPError,
     LLMMalformedOutput,
     LLMTimeout,
     LLMUnavailable,
 )
-from claudia_llm.core.llm import OllamaChat
-from claudia_llm.core.prompt import PromptProfile
+from claudia_llm.core.llm.ollama import OllamaChat
+from claudia_llm.core.llm.prompt import PromptProfile
+from claudia_llm.core.safety.actions import ActionRegistry
 from claudia_llm.testing import qwen_tokens
 
 MODEL = 'qwen2.5:7b'

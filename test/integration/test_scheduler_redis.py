@@ -23,9 +23,9 @@ from claudia_llm.core.errors import (
     RequestExpired,
     SchedulerBusy,
 )
+from claudia_llm.core.llm.scheduler import LLMRequest, LLMWorker, RedisScheduler, make_scheduler
+from claudia_llm.core.llm.scheduler import keys as K
 from claudia_llm.core.redis_conn import make_redis
-from claudia_llm.core.scheduler import LLMRequest, LLMWorker, RedisScheduler, make_scheduler
-from claudia_llm.core.scheduler import keys as K
 from claudia_llm.testing.ollama_script import GENERIC_REPLIES, last_user_text
 from claudia_llm.testing.ollama_server import OllamaTestServer
 from claudia_llm.worker_main import make_llm
@@ -320,7 +320,7 @@ async def test_restarted_node_answers_or_expires_its_orphans(redis_server, ollam
     settings = make_settings(redis_server, server)
     code = ('import asyncio, sys\n'
             'from claudia_llm.core.redis_conn import make_redis\n'
-            'from claudia_llm.core.scheduler import LLMRequest, RedisScheduler\n'
+            'from claudia_llm.core.llm.scheduler import LLMRequest, RedisScheduler\n'
             'async def main():\n'
             '    url = sys.argv[1]\n'
             '    s = RedisScheduler(make_redis(url), make_redis(url, for_blocking_reads=True),'

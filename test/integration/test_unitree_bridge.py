@@ -15,10 +15,10 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.policy import SafetyPolicy
 from claudia_llm.core.record import Action
-from claudia_llm.core.robot_state import RobotState
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.safety.policy import SafetyPolicy
+from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.ros import qos
 from claudia_llm.ros.unitree_bridge import UnitreeBridge, sport_parameter
 

@@ -1,7 +1,7 @@
 """Admission policy: only stable command and chat answers are cached."""
 import pytest
 
-from claudia_llm.core.admission import admit, is_time_dependent
+from claudia_llm.core.cache.admission import admit, is_time_dependent
 from claudia_llm.core.record import Action, Answer
 
 SIT = Answer('座ります', [Action('Sit', 1009)], 'command')

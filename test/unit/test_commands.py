@@ -4,9 +4,10 @@ import doctest
 
 import pytest
 
-from claudia_llm.core import commands as commands_module
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.commands import (
+from claudia_llm.core.record import Action, Answer
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding import commands as commands_module
+from claudia_llm.core.understanding.commands import (
     compose,
     compose_async,
     default_high_risk,
@@ -14,9 +15,8 @@ from claudia_llm.core.commands import (
     split_sequence,
     store_key,
 )
-from claudia_llm.core.lexicon import Lexicon
-from claudia_llm.core.normalize import normalize, strict_key
-from claudia_llm.core.record import Action, Answer
+from claudia_llm.core.understanding.lexicon import Lexicon
+from claudia_llm.core.understanding.normalize import normalize, strict_key
 
 
 @pytest.fixture(scope='module')

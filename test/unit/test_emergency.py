@@ -1,8 +1,8 @@
 """core.emergency: stop words in ja/zh/en, with their variants, and words that are not stops."""
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.emergency import EMERGENCY_ACTION, is_emergency
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding.emergency import EMERGENCY_ACTION, is_emergency
 
 STOPS = [
     # ja: the verb 止まる / 止める / とまる in its command forms

@@ -4,8 +4,8 @@ import doctest
 
 import pytest
 
-from claudia_llm.core import guards as guards_module
-from claudia_llm.core.guards import Guards, extract_guards
+from claudia_llm.core.understanding import guards as guards_module
+from claudia_llm.core.understanding.guards import Guards, extract_guards
 
 
 def test_docstring_examples():

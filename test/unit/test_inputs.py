@@ -4,7 +4,12 @@ import json
 import pytest
 
 from claudia_llm.core.errors import InputError
-from claudia_llm.core.inputs import ID_RECOVERY_MAX_BYTES, decode, parse_utterance, request_id_of
+from claudia_llm.core.understanding.inputs import (
+    ID_RECOVERY_MAX_BYTES,
+    decode,
+    parse_utterance,
+    request_id_of,
+)
 
 
 def test_plain_text_is_stripped_and_gets_an_id():

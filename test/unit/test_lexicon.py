@@ -2,11 +2,11 @@
 import pytest
 import yaml
 
-from claudia_llm.core.actions import ActionRegistry
 from claudia_llm.core.errors import ConfigError
-from claudia_llm.core.lexicon import LANGUAGES, Lexicon
-from claudia_llm.core.normalize import STRICT_PREFIX, normalize, strict_key
 from claudia_llm.core.paths import config_dir
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding.lexicon import LANGUAGES, Lexicon
+from claudia_llm.core.understanding.normalize import STRICT_PREFIX, normalize, strict_key
 
 
 @pytest.fixture(scope='module')

@@ -3,9 +3,9 @@ import doctest
 
 import pytest
 
-from claudia_llm.core import japanese
-from claudia_llm.core import normalize as normalize_module
-from claudia_llm.core.normalize import (
+from claudia_llm.core.understanding import japanese
+from claudia_llm.core.understanding import normalize as normalize_module
+from claudia_llm.core.understanding.normalize import (
     STRICT_PREFIX,
     fold_chinese,
     fold_english,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry, ActionSpec
 from claudia_llm.core.errors import ConfigError
-from claudia_llm.core.policy import (
+from claudia_llm.core.record import SOURCES, Action
+from claudia_llm.core.safety.actions import ActionRegistry, ActionSpec
+from claudia_llm.core.safety.policy import (
     ADD_RULES,
     DROP_RULES,
     FIX_RULES,
@@ -17,8 +18,7 @@ from claudia_llm.core.policy import (
     PolicyResult,
     SafetyPolicy,
 )
-from claudia_llm.core.record import SOURCES, Action
-from claudia_llm.core.robot_state import POSTURES, RobotState, RobotStateSnapshot
+from claudia_llm.core.safety.robot_state import POSTURES, RobotState, RobotStateSnapshot
 
 REGISTRY = ActionRegistry.load()
 INJECTIONS = Path(__file__).resolve().parents[1] / 'data' / 'injection_ja_zh_en.txt'

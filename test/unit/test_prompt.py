@@ -5,9 +5,9 @@ import re
 import jsonschema
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry
 from claudia_llm.core.errors import LLMMalformedOutput
-from claudia_llm.core.prompt import KINDS, PromptProfile
+from claudia_llm.core.llm.prompt import KINDS, PromptProfile
+from claudia_llm.core.safety.actions import ActionRegistry
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry
 from claudia_llm.core.record import Action
-from claudia_llm.core.robot_state import (
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.safety.robot_state import (
     POSTURES,
     SPORT_MODE_POSTURES,
     RobotState,

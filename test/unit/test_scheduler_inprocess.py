@@ -11,9 +11,9 @@ from claudia_llm.core.errors import (
     RequestExpired,
     SchedulerBusy,
 )
-from claudia_llm.core.scheduler.inprocess import InProcessScheduler
-from claudia_llm.core.scheduler.request import LLMRequest
-from claudia_llm.core.scheduler.slots import SlotLimiter
+from claudia_llm.core.llm.scheduler.inprocess import InProcessScheduler
+from claudia_llm.core.llm.scheduler.request import LLMRequest
+from claudia_llm.core.llm.scheduler.slots import SlotLimiter
 
 
 class FakeResult:

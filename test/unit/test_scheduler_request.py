@@ -9,11 +9,10 @@ from claudia_llm.core.errors import (
     LLMTimeout,
     RequestExpired,
 )
-from claudia_llm.core.llm import LLMResult
-from claudia_llm.core.record import Action, Answer
-from claudia_llm.core.scheduler import FailoverScheduler, InProcessScheduler, make_scheduler
-from claudia_llm.core.scheduler.redis_streams import RedisScheduler
-from claudia_llm.core.scheduler.request import (
+from claudia_llm.core.llm.ollama import LLMResult
+from claudia_llm.core.llm.scheduler import FailoverScheduler, InProcessScheduler, make_scheduler
+from claudia_llm.core.llm.scheduler.redis_streams import RedisScheduler
+from claudia_llm.core.llm.scheduler.request import (
     LLMRequest,
     coalescing_key,
     error_from_dict,
@@ -22,6 +21,7 @@ from claudia_llm.core.scheduler.request import (
     outcome_to_json,
     priority_rank,
 )
+from claudia_llm.core.record import Action, Answer
 
 
 def test_request_round_trips_through_stream_fields_and_json():

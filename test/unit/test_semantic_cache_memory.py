@@ -5,13 +5,13 @@ test/integration/test_semantic_cache.py.
 """
 import pytest
 
-from claudia_llm.core.actions import ActionRegistry
-from claudia_llm.core.embedder import make_embedder
+from claudia_llm.core.cache.embedder import make_embedder
+from claudia_llm.core.cache.semantic import SemanticCache, SemanticHit
+from claudia_llm.core.cache.store import FailoverStore
 from claudia_llm.core.errors import ConfigError
-from claudia_llm.core.lexicon import Lexicon
 from claudia_llm.core.record import Action, Answer
-from claudia_llm.core.semantic_cache import SemanticCache, SemanticHit
-from claudia_llm.core.store import FailoverStore
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding.lexicon import Lexicon
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,13 @@ from typing import Dict, List, NamedTuple
 import numpy as np
 import pytest
 
-from claudia_llm.core.admission import is_time_dependent
-from claudia_llm.core.embedder import make_embedder
-from claudia_llm.core.guards import extract_guards
+from claudia_llm.core.cache.admission import is_time_dependent
+from claudia_llm.core.cache.embedder import make_embedder
+from claudia_llm.core.cache.semantic import SemanticCache, embedding_text, guards_key
+from claudia_llm.core.cache.store import FailoverStore
 from claudia_llm.core.record import Action, Answer
-from claudia_llm.core.semantic_cache import SemanticCache, embedding_text, guards_key
 from claudia_llm.core.settings import defaults
-from claudia_llm.core.store import FailoverStore
+from claudia_llm.core.understanding.guards import extract_guards
 
 pytestmark = pytest.mark.slow
 

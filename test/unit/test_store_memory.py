@@ -1,8 +1,8 @@
 """MemoryStore and FailoverStore without Redis (memory only)."""
 import pytest
 
+from claudia_llm.core.cache.store import FailoverStore, MemoryStore, require_redis
 from claudia_llm.core.errors import StoreUnavailable
-from claudia_llm.core.store import FailoverStore, MemoryStore, require_redis
 
 
 class FakeClock:

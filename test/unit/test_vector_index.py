@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from claudia_llm.core.vector_index import VectorIndex
+from claudia_llm.core.cache.vector_index import VectorIndex
 
 
 def unit(*values):

@@ -37,7 +37,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .errors import ConfigError
+from claudia_llm.core.errors import ConfigError
 
 E5_PREFIXES = ('query', 'passage')
 _EXECUTOR_LOCK = threading.Lock()

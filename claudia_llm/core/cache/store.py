@@ -15,8 +15,8 @@ import time
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .errors import StoreUnavailable
-from .redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.errors import StoreUnavailable
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Union
 
-from .errors import InputError
+from claudia_llm.core.errors import InputError
 
 PRIORITIES = ('high', 'normal', 'low')
 # C0 controls, DEL and invisible format characters (zero-width space/joiners, BOM):

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Optional
 
+from claudia_llm.core.record import Action
+
 from .actions import ActionRegistry
-from .record import Action
 
 POSTURES = ('standing', 'sitting', 'lying', 'unknown')
 

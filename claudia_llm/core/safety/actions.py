@@ -10,8 +10,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
-from .errors import ConfigError
-from .paths import config_dir
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.paths import config_dir
 
 POSTURES = ('standing', 'sitting', 'lying', 'unchanged')
 RISKS = ('safe', 'medium', 'high')

@@ -21,9 +21,16 @@ from typing import Any, Awaitable, Dict, Mapping, Optional, Tuple, TypeVar, Unio
 import httpx
 import ollama
 
-from .errors import LLMError, LLMHTTPError, LLMMalformedOutput, LLMTimeout, LLMUnavailable
+from claudia_llm.core.errors import (
+    LLMError,
+    LLMHTTPError,
+    LLMMalformedOutput,
+    LLMTimeout,
+    LLMUnavailable,
+)
+from claudia_llm.core.record import Answer
+
 from .prompt import PromptProfile
-from .record import Answer
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')

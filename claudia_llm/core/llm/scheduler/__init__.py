@@ -9,8 +9,9 @@ flat settings of ``core.settings``; the pipeline only sees the ``Scheduler`` pro
 import socket
 from typing import Any, Callable, Dict, Optional
 
-from ..errors import ConfigError
-from ..redis_conn import make_redis
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.redis_conn import make_redis
+
 from .failover import FailoverScheduler
 from .inprocess import InProcessScheduler
 from .redis_streams import OnOrphan, RedisLost, RedisScheduler

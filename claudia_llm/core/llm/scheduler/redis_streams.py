@@ -42,8 +42,15 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from redis.exceptions import RedisError, ResponseError
 
-from ..errors import LLMError, RequestCancelled, RequestExpired, SchedulerBusy, StoreUnavailable
-from ..redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.errors import (
+    LLMError,
+    RequestCancelled,
+    RequestExpired,
+    SchedulerBusy,
+    StoreUnavailable,
+)
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+
 from . import keys as K
 from .request import LLMRequest, key_for, outcome_from_json, priority_rank
 

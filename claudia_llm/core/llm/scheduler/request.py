@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .. import errors
-from ..record import Answer
+from claudia_llm.core import errors
+from claudia_llm.core.record import Answer
 
 PRIORITIES = ('high', 'normal', 'low')
 """Priority names, most urgent first."""
@@ -159,7 +159,9 @@ def result_from_dict(data: Mapping[str, Any]) -> Any:
     Raises:
         KeyError, TypeError: ``data`` lacks the answer or a required field.
     """
-    from ..llm import LLMResult  # deferred: the scheduler does not need the Ollama client
+    from claudia_llm.core.llm.ollama import (
+        LLMResult,  # deferred: the scheduler does not need the Ollama client
+    )
     names = {item.name for item in dataclasses.fields(LLMResult)}
     values = {k: v for k, v in data.items() if k in names}
     values['answer'] = Answer.from_dict(data['answer'])

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from .record import Answer
+from claudia_llm.core.record import Answer
+
 from .store import FailoverStore
 
 

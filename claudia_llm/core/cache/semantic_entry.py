@@ -11,7 +11,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .record import Answer, dumps
+from claudia_llm.core.record import Answer, dumps
 
 FIELDS = ('vector', 'text', 'normalized', 'answer', 'guards', 'source', 'created', 'expires')
 

@@ -13,9 +13,10 @@ strict key, so reading-based folding can never produce a high-risk intent.
 import re
 from typing import Awaitable, Callable, Collection, FrozenSet, Generator, List, Optional, Tuple
 
+from claudia_llm.core.record import Answer
+
 from .japanese import analyse, is_filler, is_punctuation
 from .normalize import EN_FILLERS, STRICT_PREFIX, fold_width_case, has_kana, normalize, strict_key
-from .record import Answer
 
 MAX_SEGMENTS = 6
 Lookup = Callable[[str], Optional[Answer]]
@@ -180,7 +181,7 @@ def default_high_risk() -> FrozenSet[str]:
     """High-risk action names of the packaged action table (loaded once)."""
     global _DEFAULT_HIGH_RISK
     if _DEFAULT_HIGH_RISK is None:
-        from .actions import ActionRegistry
+        from claudia_llm.core.safety.actions import ActionRegistry
         registry = ActionRegistry.load()
         _DEFAULT_HIGH_RISK = frozenset(s.name for s in registry if s.risk == 'high')
     return _DEFAULT_HIGH_RISK

@@ -26,7 +26,8 @@ import time
 from collections import deque
 from typing import Any, Callable, List, Optional
 
-from ..errors import LLMError, RequestCancelled, RequestExpired, SchedulerBusy
+from claudia_llm.core.errors import LLMError, RequestCancelled, RequestExpired, SchedulerBusy
+
 from .request import LLMRequest, key_for, priority_rank
 from .slots import SlotLimiter
 

@@ -32,13 +32,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from . import normalize as _normalize
-from .actions import ActionRegistry
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.record import Answer
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding import normalize as _normalize
+from claudia_llm.core.understanding.guards import extract_guards
+
 from .admission import is_time_dependent
 from .embedder import Embedder
-from .errors import ConfigError
-from .guards import extract_guards
-from .record import Answer
 from .semantic_entry import Entry
 from .semantic_sync import NamespaceSync
 from .semantic_text import embedding_text, guards_key

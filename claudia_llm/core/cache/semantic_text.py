@@ -14,8 +14,8 @@ import unicodedata
 from dataclasses import asdict, is_dataclass
 from typing import Any, List
 
-from . import japanese
-from .normalize import (
+from claudia_llm.core.understanding import japanese
+from claudia_llm.core.understanding.normalize import (
     fold_chinese,
     fold_english,
     fold_width_case,

@@ -17,7 +17,8 @@ import logging
 import os
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from .redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+
 from .store import FailoverStore
 
 log = logging.getLogger(__name__)

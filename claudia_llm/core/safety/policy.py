@@ -55,9 +55,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.record import Action, PolicyChange
+
 from .actions import ActionRegistry, ActionSpec
-from .errors import ConfigError
-from .record import Action, PolicyChange
 from .robot_state import RobotState, RobotStateSnapshot
 
 # Actions allowed at or under the critical battery level: they change or hold the posture

@@ -29,8 +29,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from redis.exceptions import ResponseError
 
-from ..errors import LLMError, RequestCancelled, RequestExpired
-from ..redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.errors import LLMError, RequestCancelled, RequestExpired
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+
 from . import keys as K
 from .request import LLMRequest, outcome_to_json
 from .slots import SlotLimiter

@@ -16,9 +16,9 @@ from typing import Any, Dict, List
 
 import jsonschema
 
-from .actions import ActionRegistry, ActionSpec
-from .errors import LLMMalformedOutput
-from .record import Action, Answer
+from claudia_llm.core.errors import LLMMalformedOutput
+from claudia_llm.core.record import Action, Answer
+from claudia_llm.core.safety.actions import ActionRegistry, ActionSpec
 
 KINDS = ('command', 'chat', 'volatile')
 PROFILE_FORMAT = 'p1'  # bump when the meaning of the schema or of parse() changes

@@ -25,11 +25,12 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import yaml
 
-from .actions import ActionRegistry
-from .errors import ConfigError
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.paths import config_dir
+from claudia_llm.core.record import Action, Answer
+from claudia_llm.core.safety.actions import ActionRegistry
+
 from .normalize import normalize, strict_key
-from .paths import config_dir
-from .record import Action, Answer
 
 LANGUAGES = ('ja', 'zh', 'en')
 Group = Tuple[str, ...]

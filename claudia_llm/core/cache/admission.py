@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Optional
 
-from .record import Answer
+from claudia_llm.core.record import Answer
 
 # Words that make a question time-dependent, matched after NFKC + casefold. English words
 # match as whole words (so "sometimes" is not "time"); CJK words match anywhere.
