@@ -17,6 +17,7 @@ from claudia_llm.core.safety.policy import SafetyPolicy
 from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.core.understanding import commands, emergency, normalize
 from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
+from claudia_llm.core.understanding.sentence_type import sentence_type
 
 from .errors import ClaudiaError, InputError, LLMError
 from .record import Action, Answer, PolicyChange, ResponseRecord
@@ -157,14 +158,16 @@ class Pipeline:
         self.scheduler.cancel_before(record.stamp)
 
     async def _exact_tier(self, text: str, record: ResponseRecord) -> Optional[Answer]:
-        answer = await commands.compose_async(text, self._exact_lookup, self.high_risk)
+        kind = sentence_type(text)  # a question never gets a statement's answer
+
+        async def lookup(key: str) -> Optional[Answer]:
+            hit = await self.exact.check(key, kind)
+            return hit.answer if hit is not None else None
+
+        answer = await commands.compose_async(text, lookup, self.high_risk)
         if answer is not None:
             record.source = 'exact'
         return answer
-
-    async def _exact_lookup(self, key: str) -> Optional[Answer]:
-        hit = await self.exact.check(key)
-        return hit.answer if hit is not None else None
 
     async def _semantic_tier(self, text: str, record: ResponseRecord) -> Optional[Answer]:
         hit = await self.semantic.check(text)
@@ -197,7 +200,7 @@ class Pipeline:
         if not admit(answer, text):
             return
         key = commands.store_key(text, answer, self.high_risk)
-        await self.exact.store_answer(key, answer, source='llm')
+        await self.exact.store_answer(key, answer, source='llm', sentence=sentence_type(text))
         if self.semantic is not None:
             await self.semantic.store(text, answer, source='llm')
 

@@ -392,5 +392,7 @@ class SemanticCache:
 
 
 def _same_lexicon_entry(entry: Optional[Entry], text: str, answer: Answer) -> bool:
+    """True when ``entry`` is this lexicon row as stored now (guards rules may change)."""
     return (entry is not None and entry.source == 'lexicon' and entry.text == text
-            and entry.answer.to_dict() == answer.to_dict())
+            and entry.answer.to_dict() == answer.to_dict()
+            and entry.guards == guards_key(extract_guards(text)))

@@ -1,4 +1,4 @@
-"""Guard features: what a near-miss must not flip (negation, stopping, direction, numbers).
+"""Guard features: what a near-miss must not flip (negation, stop, direction, number, question).
 
 A semantic-cache hit requires ``extract_guards(query) == extract_guards(candidate)``, so
 「座らないで」 never meets 「座って」, "turn right" never meets "turn left" and 「三歩前へ」 never
@@ -9,8 +9,10 @@ auxiliary ない/ぬ/ん/ず, the adjective 無い, the prohibitive な after a 
 prefix 不; an adjective that merely ends in ない (危ない, 少ない) is not. Stopping (止まる,
 やめる, ストップ, stop, 停) is a feature of its own, so "stop sitting" differs from "sit" and
 "don't stop" from "stop". Chinese and
-English use word lists. When unsure the rules say "negated" or "has a direction": a wrong
-"yes" only costs a semantic hit, a wrong "no" could flip a command.
+English use word lists. ``question`` is ``sentence_type(text) == 'question'``
+(``core.understanding.sentence_type``), so 「疲れた？」 never meets 「疲れた」. When unsure the
+rules say "negated" or "has a direction": a wrong "yes" only costs a semantic hit, a wrong
+"no" could flip a command.
 """
 import re
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import FrozenSet, List, Optional, Set, Tuple
 
 from .japanese import Morph, analyse, kanji_number, katakana
 from .normalize import fold_width_case, has_kana, to_simplified
+from .sentence_type import QUESTION, sentence_type
 
 Number = Tuple[float, str]
 _HAN = re.compile(r'[\u3400-\u9fff\uf900-\ufaff]')
@@ -74,12 +77,14 @@ class Guards:
     (止まって, やめて, stop, 停). ``directions``: subset of ``DIRECTIONS``. ``numbers``:
     ``(value, unit)`` in order of appearance; unit is one of step, m, cm, deg, times, s,
     turn, no, nth (an ordinal: 第二, second) or '' (a bare number, as in ダンス2).
+    ``question``: the utterance is a question (「疲れた？」, 你累了吗, "are you tired").
     """
 
     negated: bool = False
     directions: FrozenSet[str] = field(default_factory=frozenset)
     numbers: Tuple[Number, ...] = ()
     stop: bool = False
+    question: bool = False
 
 
 @dataclass
@@ -111,7 +116,8 @@ def extract_guards(text: str) -> Guards:
     if cjk:
         _cjk_ordinals(folded, found)
     _english(folded, found, digits=not cjk)
-    return Guards(found.negated, frozenset(found.directions), tuple(found.numbers), found.stop)
+    return Guards(found.negated, frozenset(found.directions), tuple(found.numbers), found.stop,
+                  sentence_type(text) == QUESTION)
 
 
 def _is_japanese_negation(morphs: Tuple[Morph, ...], i: int) -> bool:
