@@ -1,11 +1,11 @@
 """The package's import rules, checked with plain ``ast`` (no import is executed).
 
 Rooms, lowest first: the shared core modules (records, errors, settings, latency, ...),
-``core.safety``, ``core.understanding``, then ``core.cache`` and ``core.llm`` side by side,
-then ``core.pipeline``, ``core.build`` (the one place that constructs clients) and
-``core.app``, then ``testing``, then ``ros``, then the command line
-(``cli``, ``worker_main``). A module may import its own room or a lower one; ``cache`` and
-``llm`` may not import each other; nothing in ``core`` imports ``ros``, ``cli`` or
+``core.safety``, ``core.understanding``, then ``core.cache``, ``core.llm`` and
+``core.execution`` side by side, then ``core.pipeline``, ``core.build`` (the one place that
+constructs clients) and ``core.app``, then ``testing``, then ``ros``, then the command line
+(``cli``, ``worker_main``). A module may import its own room or a lower one; the side-by-side
+rooms may not import each other; nothing in ``core`` imports ``ros``, ``cli`` or
 ``testing``; and the import graph between modules has no cycle.
 """
 import ast
@@ -18,6 +18,7 @@ RANKS = (  # (module prefix, rank); the longest matching prefix wins
     ('claudia_llm.core.understanding', 2),
     ('claudia_llm.core.cache', 3),
     ('claudia_llm.core.llm', 3),
+    ('claudia_llm.core.execution', 3),
     ('claudia_llm.core.pipeline', 4),
     ('claudia_llm.core.build', 5),
     ('claudia_llm.core.app', 6),

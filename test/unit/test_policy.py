@@ -148,36 +148,60 @@ def test_action_whose_prerequisite_does_not_fit_is_dropped_with_all_after_it(clo
 
 def test_move_speeds_are_clamped_and_missing_ones_default(policy):
     result = policy.check([act('Move', x=5.0, y=-9)], 'llm', state())
-    assert result.actions[0].parameter == {'x': 0.6, 'y': -0.4, 'z': 0.0}
+    assert result.actions[0].parameter == {'x': 0.6, 'y': -0.4, 'z': 0.0, 'duration_s': 1.0}
     assert result.rules() == ['clamped', 'clamped']
     assert all(isinstance(v, float) for v in result.actions[0].parameter.values())
 
 
 def test_parameters_within_bounds_are_kept(policy):
-    result = policy.check([act('Move', x=0.3, z=-0.5)], 'llm', state())
-    assert result.actions[0].parameter == {'x': 0.3, 'y': 0.0, 'z': -0.5}
+    result = policy.check([act('Move', x=0.3, z=-0.5, duration_s=3)], 'llm', state())
+    assert result.actions[0].parameter == {'x': 0.3, 'y': 0.0, 'z': -0.5, 'duration_s': 3.0}
     assert result.changes == []
 
 
 @pytest.mark.parametrize('value', ['fast', None, [1], {'v': 1}, True, math.nan, math.inf])
 def test_wrong_parameter_types_are_dropped_for_the_default(policy, value):
     result = policy.check([act('Move', x=value, y=0.2)], 'llm', state())
-    assert result.actions[0].parameter == {'x': 0.0, 'y': 0.2, 'z': 0.0}
+    assert result.actions[0].parameter == {'x': 0.0, 'y': 0.2, 'z': 0.0, 'duration_s': 1.0}
     assert result.rules() == ['bad_parameter']
 
 
 def test_unknown_parameters_are_dropped(policy):
     result = policy.check([act('Move', x=0.1, speed=9), act('Heart', loud=True)], 'llm',
                           state())
-    assert [a.parameter for a in result.actions] == [{'x': 0.1, 'y': 0.0, 'z': 0.0}, {}]
+    assert [a.parameter for a in result.actions] == [
+        {'x': 0.1, 'y': 0.0, 'z': 0.0, 'duration_s': 1.0}, {}]
     assert result.rules() == ['bad_parameter', 'bad_parameter']
 
 
 @pytest.mark.parametrize('parameter', ['x=1', [0.3, 0, 0], 7])
 def test_parameter_that_is_not_an_object_gives_defaults(policy, parameter):
-    result = policy.check([Action('Move', 1008, parameter)], 'llm', state())
-    assert result.actions[0].parameter == {'x': 0.0, 'y': 0.0, 'z': 0.0}
+    result = policy.check([Action('Euler', 1007, parameter)], 'llm', state())
+    assert result.actions[0].parameter == {'x': 0.0, 'y': 0.0, 'z': 0.0, 'duration_s': 2.0}
     assert result.rules() == ['bad_parameter']
+
+
+@pytest.mark.parametrize('parameter', [{}, {'x': 0, 'y': 0.0, 'z': -0.0}, {'duration_s': 4},
+                                       {'x': 'fast'}])
+def test_a_move_that_does_not_move_is_dropped(policy, parameter):
+    result = policy.check([Action('Move', 1008, parameter), act('Hello')], 'llm', state())
+    assert names(result) == ['Hello']
+    assert result.rules()[-1] == 'zero_velocity'
+    assert 'zero_velocity' in DROP_RULES
+
+
+@pytest.mark.parametrize('duration, expected, rules', [
+    (3, 3.0, []), (0.0, 0.2, ['clamped']), (60, 5.0, ['clamped']), ('long', 1.0,
+                                                                   ['bad_parameter'])])
+def test_move_duration_is_bounded_by_the_table(policy, duration, expected, rules):
+    result = policy.check([act('Move', x=0.3, duration_s=duration)], 'llm', state())
+    assert result.actions[0].parameter['duration_s'] == expected
+    assert result.rules() == rules
+
+
+def test_a_level_euler_is_kept():  # an angle of 0 is a pose, not a missing velocity
+    result = SafetyPolicy(REGISTRY).check([act('Euler')], 'llm', state())
+    assert names(result) == ['Euler']
 
 
 @pytest.mark.parametrize('flag, expected', [(True, True), (False, False), (0, False), (1, True)])

@@ -34,7 +34,14 @@ class ParameterSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One row of the action table."""
+    """One row of the action table.
+
+    The execution fields (see the header of ``go2_actions.yaml``): ``held`` (resent while
+    it lasts: Move, Euler), ``expected_s`` (seconds it takes when the robot's state does not
+    show its end), ``done_modes`` (``SportModeState.mode`` values meaning it has finished),
+    ``progress`` (``SportModeState.progress`` is 1 while it runs) and ``min_s`` (never done
+    sooner, seconds).
+    """
 
     name: str
     api_id: int
@@ -45,6 +52,11 @@ class ActionSpec:
     from_llm: bool = True
     enabled: bool = True
     parameters: Tuple[ParameterSpec, ...] = field(default_factory=tuple)
+    held: bool = False
+    expected_s: float = 1.0
+    done_modes: Tuple[int, ...] = ()
+    progress: bool = False
+    min_s: float = 0.0
 
     def parameter(self, name: str) -> Optional[ParameterSpec]:
         """Return the spec of parameter ``name`` or None."""
@@ -114,9 +126,18 @@ def _parse_row(name: str, row: Dict[str, Any]) -> ActionSpec:
                           str(b.get('unit', '')))
             for p, b in (row.get('parameters') or {}).items())
         names = {lang: tuple(words) for lang, words in (row.get('names') or {}).items()}
+        held = bool(row.get('held', False))
+        if held and params and not any(p.name == 'duration_s' for p in params):
+            raise ConfigError('%s: a held action needs a duration_s parameter' % name)
+        expected_s, min_s = float(row.get('expected_s', 1.0)), float(row.get('min_s', 0.0))
+        if not 0.0 <= expected_s <= 60.0 or not 0.0 <= min_s <= 60.0:
+            raise ConfigError('%s: expected_s and min_s must be within 0-60 s' % name)
         return ActionSpec(name=name, api_id=int(row['api_id']), names=names,
                           needs_standing=bool(row['needs_standing']), posture=posture,
                           risk=risk, from_llm=bool(row.get('from_llm', True)),
-                          enabled=bool(row.get('enabled', True)), parameters=params)
+                          enabled=bool(row.get('enabled', True)), parameters=params,
+                          held=held, expected_s=expected_s,
+                          done_modes=tuple(int(m) for m in row.get('done_modes') or ()),
+                          progress=bool(row.get('progress', False)), min_s=min_s)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError('action %s: bad row %r' % (name, row)) from exc

@@ -26,6 +26,8 @@ battery_low        drop   battery known and <= 20 %: no high-risk action except 
 bad_parameter      fix    unknown parameter, or a value that is not a finite number
                           (bool only for 'bool' parameters): dropped, default used
 clamped            fix    value outside the table's bounds: clamped into them
+zero_velocity      drop   a Move whose velocities (parameters in m/s or rad/s) are all
+                          zero: it would be sent, resent and stopped without moving
 duplicate          drop   same name and parameters as the action just before it in the
                           output (an LLM stutter); non-adjacent repeats are a sequence
                           and stay
@@ -70,8 +72,11 @@ TRUSTED_SOURCES = ('emergency',)
 PREREQUISITE = 'StandUp'
 REMEMBERED_REQUESTS = 4096
 
+VELOCITY_UNITS = frozenset(('m/s', 'rad/s'))
+
 DROP_RULES = frozenset(('duplicate_request', 'unknown_action', 'api_id_mismatch', 'disabled',
                         'not_from_llm', 'high_risk', 'battery_critical', 'battery_low',
+                        'zero_velocity',
                         'duplicate', 'cooldown', 'already_in_posture', 'max_actions'))
 FIX_RULES = frozenset(('bad_parameter', 'clamped'))
 ADD_RULES = frozenset(('inserted_standup',))
@@ -174,6 +179,11 @@ class SafetyPolicy:
                 continue
             action = Action(spec.name, spec.api_id,
                             self._parameters(spec, item.parameter, result.changes))
+            if _standing_still(spec, action.parameter):
+                result.changes.append(PolicyChange(
+                    spec.name, 'zero_velocity', '%s with every velocity 0 does not move'
+                    % spec.name))
+                continue
             drop = self._repeated(action, result.actions, last_sent, now)
             if drop is not None:
                 result.changes.append(drop)
@@ -309,6 +319,12 @@ class SafetyPolicy:
             return PolicyChange(action.name, 'cooldown', '%s was sent %.2f s ago (cooldown %g s)'
                                 % (action.name, now - sent, self.cooldown_s))
         return None
+
+
+def _standing_still(spec: ActionSpec, parameter: Dict[str, Any]) -> bool:
+    """True for a velocity command (parameters in m/s, rad/s) whose velocities are all 0."""
+    speeds = [p.name for p in spec.parameters if p.unit in VELOCITY_UNITS]
+    return bool(speeds) and all(parameter.get(name, 0.0) == 0.0 for name in speeds)
 
 
 def _label(item: Any) -> str:
