@@ -21,6 +21,7 @@ import threading
 from typing import Any, Dict, List, Optional
 
 from claudia_llm.core.paths import config_dir
+from claudia_llm.params_file import UsageError, check_params_file, yaml_problem
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -35,10 +36,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as exc:
         print('claudia-llm: error: %s' % exc, file=sys.stderr)
         return 2
-
-
-class UsageError(Exception):
-    """A bad argument or parameter value: reported in one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,62 +72,6 @@ def _parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_eval)
     sub.add_parser('worker', help='run LLM workers on the Redis queue (see worker --help)')
     return parser
-
-
-def check_params_file(path: str) -> Dict[str, Any]:
-    """Check a ROS parameters YAML before rcl reads it; return the parsed mapping.
-
-    rcl reports a missing or broken file as a traceback from ``rclpy.init``; this says
-    what is wrong in one line. Node sections may sit under namespaces; every leaf must be
-    under a ``ros__parameters`` mapping.
-
-    Raises:
-        UsageError: the file cannot be read, is not YAML, or has not the shape
-            ``node_name: {ros__parameters: {...}}``.
-    """
-    import yaml
-    try:
-        with open(path, encoding='utf-8') as stream:
-            data = yaml.safe_load(stream)
-    except OSError as exc:
-        raise UsageError('cannot read --config %s: %s' % (path, exc.strerror or exc)) from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError('--config %s is not UTF-8 text: %s' % (path, exc)) from exc
-    except yaml.YAMLError as exc:
-        raise UsageError('--config %s is not valid YAML: %s' % (path, _yaml_problem(exc))
-                         ) from exc
-    problem = _shape_problem(data)
-    if problem:
-        raise UsageError('--config %s is not a ROS parameters file (node_name: '
-                         '{ros__parameters: {...}}): %s' % (path, problem))
-    return data
-
-
-def _yaml_problem(exc) -> str:
-    mark = getattr(exc, 'problem_mark', None)
-    text = getattr(exc, 'problem', None) or str(exc)
-    if mark is not None:
-        text += ' (line %d, column %d)' % (mark.line + 1, mark.column + 1)
-    return ' '.join(text.split())
-
-
-def _shape_problem(data: Any, where: str = '') -> Optional[str]:
-    if not isinstance(data, dict) or not data:
-        return '%s is %s, not a mapping of node names' % (
-            where or 'the file', 'empty' if not data else type(data).__name__)
-    for key, value in data.items():
-        name = '%s/%s' % (where, key) if where else str(key)
-        if key == 'ros__parameters':
-            if not isinstance(value, dict):
-                return '%s is %s, not a mapping' % (
-                    name, 'empty' if value is None else type(value).__name__)
-        elif not isinstance(value, dict):
-            return '%s is not under ros__parameters' % name
-        else:
-            problem = _shape_problem(value, name)
-            if problem:
-                return problem
-    return None
 
 
 def _node_settings(path: str, data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -185,7 +126,7 @@ def _checked_overrides(items: List[str]) -> List[str]:
         try:
             yaml.safe_load(value)  # rcl parses the value as YAML too
         except yaml.YAMLError as exc:
-            raise UsageError('-p %s: the value is not valid YAML: %s' % (item, _yaml_problem(exc))
+            raise UsageError('-p %s: the value is not valid YAML: %s' % (item, yaml_problem(exc))
                              ) from exc
         param = declared.get(name)
         if param is None:

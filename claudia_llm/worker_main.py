@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 from claudia_llm.core import settings as settings_mod
 from claudia_llm.core.errors import ConfigError
+from claudia_llm.params_file import UsageError, check_params_file
 
 log = logging.getLogger('claudia_llm.worker')
 
@@ -153,7 +154,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     A bad ``--config``, option value or Redis URL is one line on stderr and exit code 2.
     """
-    from claudia_llm.cli import UsageError, check_params_file
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.config:

@@ -4,7 +4,7 @@ Every case here fails before rclpy is imported or initialised, so no ROS is need
 """
 import pytest
 
-from claudia_llm import cli
+from claudia_llm import cli, params_file
 from claudia_llm.core.paths import config_dir
 
 
@@ -113,12 +113,12 @@ def test_a_p_item_without_assignment(capsys):
 def test_check_params_file_accepts_namespaces_and_wildcards(write):
     path = write('/**:\n  ros__parameters:\n    use_sim_time: false\n'
                  'robot1:\n  llm_node:\n    ros__parameters:\n      ollama: {model: m}\n')
-    data = cli.check_params_file(path)
+    data = params_file.check_params_file(path)
     assert data['robot1']['llm_node']['ros__parameters'] == {'ollama': {'model': 'm'}}
 
 
 def test_the_packaged_config_passes_the_check():
-    data = cli.check_params_file(str(config_dir() / 'claudia_llm.yaml'))
+    data = params_file.check_params_file(str(config_dir() / 'claudia_llm.yaml'))
     assert set(data) == {'llm_node', 'diagnostics_node'}
 
 
