@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 EVAL = HERE.parents[1] / 'shared' / 'eval' / 'commands_dev.tsv'
 RUNS = [
+    ['emergency_words.py'],
     ['semantic_lookup.py'],
     ['e2e_latency.py', '--repeats', '30'],
     ['scheduler.py'],
