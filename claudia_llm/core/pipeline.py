@@ -34,7 +34,7 @@ REFUSAL_RULES = frozenset(('unknown_action', 'api_id_mismatch', 'disabled', 'not
 
 
 class Pipeline:
-    """Ties the tiers together; built by ``core.app.build_pipeline``.
+    """Ties the tiers together; built by ``core.app.Engine``.
 
     Args:
         registry: the Go2 action table (``ActionRegistry``).

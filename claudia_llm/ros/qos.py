@@ -14,16 +14,6 @@ def reliable(depth: int) -> QoSProfile:
                       durability=QoSDurabilityPolicy.VOLATILE)
 
 
-def utterance() -> QoSProfile:
-    """``/claudia/utterance``: reliable, volatile, depth 10."""
-    return reliable(10)
-
-
-def reply() -> QoSProfile:
-    """``/claudia/reply``: reliable, volatile, depth 10."""
-    return reliable(10)
-
-
 def action() -> QoSProfile:
     """``/claudia/action`` and ``/api/sport/request``: reliable, volatile, depth 10."""
     return reliable(10)

@@ -210,14 +210,12 @@ async def test_server_down_is_unavailable(ollama_server_factory, profile, closed
         with pytest.raises(LLMUnavailable) as info:
             await refused.chat('hello')
         assert info.value.code == 'llm_unavailable' and info.value.__cause__ is not None
-        assert not await refused.ping(0.5)
         with pytest.raises(LLMUnavailable):
             await refused.warmup(timeout_s=2.0)
-        assert await llm.ping(1.0)
+        await llm.warmup(timeout_s=5.0)  # the same client works while the server is up
         server.stop()
         with pytest.raises(LLMUnavailable):
             await llm.chat('hello')
-        assert not await llm.ping(0.5)
     finally:
         await refused.aclose()
         await llm.aclose()

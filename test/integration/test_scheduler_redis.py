@@ -468,15 +468,6 @@ async def test_a_reused_request_id_gets_its_own_answer(redis_server, ollama_fact
                                                              GENERIC_REPLIES['ja'])
 
 
-@pytest.mark.asyncio
-async def test_claim_publish_is_true_once(redis_server):
-    async with clients(redis_server.url) as (redis, blocking):
-        sched = RedisScheduler(redis, blocking, None, origin='claims')
-        claims = await asyncio.gather(*[sched.claim_publish('r1') for _ in range(5)])
-        other = await sched.claim_publish('r1', what='action')
-    assert sorted(claims) == [False] * 4 + [True] and other is True
-
-
 def test_worker_main_stops_cleanly_on_sigint(redis_server, ollama_factory, tmp_path):
     server = ollama_factory()
     proc = spawn_worker(tmp_path, make_settings(redis_server, server), 'sigint')

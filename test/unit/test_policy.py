@@ -394,16 +394,19 @@ def test_regression_a_question_stays_without_action(policy):
 
 
 def test_regression_actions_run_once_per_request(policy, clock):
-    first = policy.admit([act('Hello')], 'llm', state(), request_id='req-1')
+    first = policy.commit('req-1', policy.check([act('Hello')], 'llm', state(),
+                                                request_id='req-1'))
     assert names(first) == ['Hello'] and first.changes == []
     clock.now += 60.0
     replay = policy.commit('req-1', first)
     assert replay.actions == [] and replay.rules() == ['duplicate_request']
     again = policy.check([act('Hello')], 'llm', state(), request_id='req-1')
     assert again.actions == [] and again.rules() == ['duplicate_request']
-    twice = policy.admit([act('Heart')], 'llm', state(), request_id='req-1')
+    twice = policy.commit('req-1', policy.check([act('Heart')], 'llm', state(),
+                                                request_id='req-1'))
     assert twice.actions == [] and 'duplicate_request' in twice.rules()
-    assert names(policy.admit([act('Hello')], 'llm', state(), request_id='req-2')) == ['Hello']
+    other = policy.check([act('Hello')], 'llm', state(), request_id='req-2')
+    assert names(policy.commit('req-2', other)) == ['Hello']
 
 
 def test_regression_commit_race_refuses_the_second_publisher(policy):

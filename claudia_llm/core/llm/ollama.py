@@ -129,19 +129,6 @@ class OllamaChat:
                  self.model, result.load_ms, result.prompt_tokens, result.prompt_eval_ms,
                  result.total_ms)
 
-    async def ping(self, timeout_s: float = 1.0) -> bool:
-        """True when Ollama answers within ``timeout_s`` seconds.
-
-        Uses ``/api/ps`` through the client's public ``ps()`` (ollama-python has no call for
-        ``/api/version``); it is as cheap and needs no model.
-        """
-        try:
-            await self._request(self._client.ps(), timeout_s)
-        except LLMError as exc:
-            log.debug('Ollama ping failed: %s', exc)
-            return False
-        return True
-
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._client.close()

@@ -234,12 +234,6 @@ class SafetyPolicy:
                 self._last_sent[action.name] = now
         return result
 
-    def admit(self, intent: List[Action], source: str,
-              state: Union[RobotStateSnapshot, RobotState],
-              request_id: Optional[str] = None) -> PolicyResult:
-        """``check``, then ``commit`` the result: what to publish, in one call."""
-        return self.commit(request_id, self.check(intent, source, state, request_id))
-
     def _allowed(self, item: Any, source: str,
                  snap: RobotStateSnapshot) -> Tuple[Optional[ActionSpec], Optional[PolicyChange]]:
         """Return (spec, None) when ``item`` passes the allow rules, else (None, change)."""

@@ -258,10 +258,6 @@ def strip_greeting_prefix(morphs: Sequence[Morph]) -> List[Morph]:
     return list(morphs)
 
 
-def _is_negation(m: Morph) -> bool:
-    return m.pos1 == '助動詞' and m.lemma in ('ない', 'ぬ', 'ず')
-
-
 def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
     """Drop request and politeness forms that do not change what is asked.
 

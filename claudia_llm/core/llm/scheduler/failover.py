@@ -84,13 +84,6 @@ class FailoverScheduler:
         redis_flight = self.redis.in_flight() if self.mode == 'redis' else 0
         return redis_flight + self.inprocess.in_flight()
 
-    async def claim_publish(self, request_id: str, what: str = 'response',
-                            ttl_s: float = 3600.0) -> bool:
-        """``RedisScheduler.claim_publish``; True when there is no Redis side."""
-        if self.redis is None:
-            return True
-        return await self.redis.claim_publish(request_id, what, ttl_s)
-
     async def aclose(self) -> None:
         """Stop the workers, both schedulers, and close the clients this object owns."""
         for worker in self.workers:

@@ -234,10 +234,8 @@ def _fan_out(waiters: List[_Waiter], result: Any, error: Optional[BaseException]
     """Give each waiter the result, its own copy of the error, or RequestExpired."""
     for index, waiter in enumerate(waiters):
         if waiter.request.expired(now):
-            late = RequestExpired('request %s finished after its deadline'
-                                  % waiter.request.request_id)
-            late.late_result = result  # the pipeline may still cache a late answer
-            _settle(waiter, error=late)
+            _settle(waiter, error=RequestExpired('request %s finished after its deadline'
+                                                 % waiter.request.request_id))
         elif error is not None:
             _settle(waiter, error=error if index == 0 else _copy_error(error))
         else:

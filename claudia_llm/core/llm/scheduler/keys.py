@@ -10,13 +10,12 @@ Keys (``P`` = ``redis.key_prefix``)::
     P:llm:followers:<leader ticket>        list of requests waiting on that leader
     P:llm:drop:<ticket>                    the submitter no longer waits for this request
     P:llm:done:<ticket>                    its outcome was published (idempotence)
-    P:published:<what>:<request_id>        ``claim_publish``: a response/action went out
 
 A ticket (``LLMRequest.ticket``) is unique per submission, so request ids reused by a
 client never collide with an earlier request's bookkeeping.
 
 The scripts run atomically in Redis, so "check the bound then queue", "join a leader
-unless it has just finished" and "publish once per request id, then acknowledge" have no
+unless it has just finished" and "publish once per ticket, then acknowledge" have no
 race between processes. A standalone Redis is assumed (keys are built inside scripts).
 """
 
@@ -63,10 +62,6 @@ class Keys:
     def done_prefix(self) -> str:
         """Prefix of the published-outcome markers (the ticket is appended)."""
         return '%s:llm:done:' % self.prefix
-
-    def published(self, what: str, request_id: str) -> str:
-        """Marker of ``claim_publish``."""
-        return '%s:published:%s:%s' % (self.prefix, what, request_id)
 
 
 SUBMIT = """

@@ -173,20 +173,6 @@ class RedisScheduler:
         self._spawn(self._store_stamp(stamp))
         return count
 
-    async def claim_publish(self, request_id: str, what: str = 'response',
-                            ttl_s: float = 3600.0) -> bool:
-        """True for the first caller per ``(what, request_id)`` within ``ttl_s`` (SET NX).
-
-        Lets several processes that might finish the same request publish its response or
-        action once. With Redis unreachable it answers True: publishing twice is better
-        than never.
-        """
-        try:
-            return bool(await self.redis.set(self.keys.published(what, request_id), '1',
-                                             nx=True, px=max(int(ttl_s * 1000), 1)))
-        except REDIS_DOWN_ERRORS:
-            return True
-
     async def aclose(self) -> None:
         """Stop reading results; local waiters get ``RequestCancelled``."""
         for _request, future in list(self._waiters.values()):

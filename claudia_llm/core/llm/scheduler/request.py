@@ -38,7 +38,8 @@ class LLMRequest:
 
     Attributes:
         request_id: unique id of the utterance (also the response record's id).
-        text: normalised text sent to the LLM.
+        text: the text sent to the LLM: the utterance as received, not normalised (the
+            model reads the user's own wording; the coalescing key normalises it).
         utterance: the text as heard (for the response record of an orphan).
         priority: 'high', 'normal' or 'low'.
         created: wall-clock time the utterance was received, s since the epoch
