@@ -2,9 +2,11 @@
 
 Modules: ``request`` (the request and its wire form), ``slots`` (in-flight bound shared
 per Ollama host), ``inprocess`` (the scheduler in one process), ``keys`` (Redis layout and
-scripts), ``redis_streams`` (submitting through Redis streams), ``worker`` (serving them),
-``failover`` (Redis when up, in process when not). ``make_scheduler`` wires them from the
-flat settings of ``core.settings``; the pipeline only sees the ``Scheduler`` protocol.
+scripts), ``redis_streams`` (submitting through Redis streams; its results reader in
+``redis_results``, restart orphans in ``redis_orphans``), ``worker`` (serving them; what it
+reads next in ``worker_intake``), ``failover`` (Redis when up, in process when not).
+``make_scheduler`` wires them from the flat settings of ``core.settings``; the pipeline
+only sees the ``Scheduler`` protocol.
 """
 import socket
 from typing import Any, Callable, Dict, Optional

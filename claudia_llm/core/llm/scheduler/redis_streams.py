@@ -12,13 +12,8 @@ results of the requests it submitted before the restart, starting at its group's
 acknowledged entry (delivered-but-unacknowledged entries are read again first). One
 blocking read serves every waiter of the process, instead of one per request.
 
-Orphans (a node restarted with requests still queued): every request also sits in the
-hash ``P:llm:inflight:<origin>`` until answered. At start the scheduler loads the entries
-it has no waiter for; each is passed to ``on_orphan(request, result, error)`` exactly once:
-with its outcome when a worker's result arrives, or with ``RequestExpired`` once its
-deadline passes without one. HDEL on that hash is the claim that makes "exactly once"
-hold even when a result and a local expiry race. The ``origin`` must therefore be unique
-among running submitters.
+Orphans (requests queued before a restart, answered or expired once): ``redis_orphans``;
+the results reader: ``redis_results``.
 
 Coalescing across processes: the first request of a coalescing key becomes the leader
 (``SET NX`` of ``P:llm:coalesce:<key>``, expiring at its deadline); identical requests
@@ -33,39 +28,27 @@ again; when the results group has vanished (Redis restarted empty), every local 
 is queued again.
 """
 import asyncio
-import inspect
 import logging
-import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Optional
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from claudia_llm.core.errors import (
-    LLMError,
-    RequestCancelled,
-    RequestExpired,
-    SchedulerBusy,
-    StoreUnavailable,
-)
+from claudia_llm.core.errors import RequestCancelled, RequestExpired, SchedulerBusy
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
 from . import keys as K
-from .request import LLMRequest, key_for, outcome_from_json, priority_rank
+from .redis_orphans import OnOrphan, OrphanBook
+from .redis_results import RedisLost, ResultsReader
+from .request import LLMRequest, as_text, key_for, priority_rank
 
 log = logging.getLogger(__name__)
 
-_REREAD_S = 5.0
-
-OnOrphan = Callable[[LLMRequest, Any, Optional[LLMError]], Optional[Awaitable[None]]]
+__all__ = ['OnOrphan', 'RedisLost', 'RedisScheduler']
 
 
-class RedisLost(StoreUnavailable):
-    """Redis became unreachable while a request waited; the request may be retried."""
-
-
-class RedisScheduler:
+class RedisScheduler(ResultsReader, OrphanBook):
     """Queue LLM requests in Redis streams and wait for their results.
 
     Args:
@@ -209,10 +192,10 @@ class RedisScheduler:
         except RedisError as exc:  # e.g. OOM or a script error: answer in process instead
             log.warning('queueing request %s in Redis failed: %s', request.request_id, exc)
             raise RedisLost('Redis refused the request: %s' % exc) from exc
-        if _text(status) == 'busy':
+        if as_text(status) == 'busy':
             raise SchedulerBusy('%s LLM requests already queued (scheduler.queue_size)'
-                                % _text(ref))
-        log.debug('request %s %s (%s)', request.request_id, _text(status), _text(ref))
+                                % as_text(ref))
+        log.debug('request %s %s (%s)', request.request_id, as_text(status), as_text(ref))
 
     async def _wait(self, request: LLMRequest, future: 'asyncio.Future') -> Any:
         lost = asyncio.ensure_future(self._lost.wait())
@@ -262,175 +245,6 @@ class RedisScheduler:
             return
         self._stamp_warned = False
 
-    async def _setup(self) -> None:
-        """Create the results group, load orphans, refresh the depth. Raises Redis errors."""
-        stream = self.keys.results(self.origin)
-        try:
-            await self.redis.xgroup_create(stream, K.RESULTS_GROUP, id='0', mkstream=True)
-        except ResponseError as exc:
-            if 'BUSYGROUP' not in str(exc):
-                raise
-        await self._load_orphans()
-        await self._refresh_depth(force=True)
-        if not self.available:
-            log.info('LLM queue in Redis streams is available (origin %s)', self.origin)
-        self.available, self._reread_at = True, 0.0
-        if self._lost is not None:
-            self._lost.clear()
-
-    async def _load_orphans(self) -> None:
-        raw = await self.redis.hgetall(self.keys.inflight(self.origin))
-        for key, value in raw.items():
-            ticket = _text(key)
-            if ticket in self._waiters or ticket in self._orphans:
-                continue
-            if ticket in self._answered:
-                await self.redis.hdel(self.keys.inflight(self.origin), ticket)
-                continue
-            try:
-                self._orphans[ticket] = LLMRequest.from_json(value)
-            except (KeyError, ValueError) as exc:
-                log.warning('dropping unreadable in-flight request %s: %s', ticket, exc)
-                await self.redis.hdel(self.keys.inflight(self.origin), ticket)
-        if self._orphans:
-            log.info('%d LLM requests from before a restart are still open; they will be '
-                     'answered or expired', len(self._orphans))
-
-    async def _read_loop(self) -> None:
-        while not self._closing:
-            try:
-                if not self.available:
-                    await self._setup()
-                await self._read_once()
-            except asyncio.CancelledError:
-                raise
-            except REDIS_DOWN_ERRORS as exc:
-                self._mark_down(exc)
-                await asyncio.sleep(self.retry_interval_s)
-            except ResponseError as exc:
-                if 'NOGROUP' not in str(exc):
-                    log.exception('results reader of %s: Redis error', self.origin)
-                    await asyncio.sleep(self.retry_interval_s)
-                    continue
-                log.warning('results group of %s vanished (Redis restarted empty?); queueing '
-                            'the %d waiting requests again', self.origin, len(self._waiters))
-                self.available = False
-                await self._setup()
-                await self._requeue_all()
-            except Exception:  # noqa: BLE001 - the reader must outlive any one bad entry
-                log.exception('results reader of %s failed; restarting it', self.origin)
-                await asyncio.sleep(self.retry_interval_s)
-
-    async def _read_once(self) -> None:
-        """Handle new results (BLOCK up to ``block_s``), then housekeeping.
-
-        Every ``_REREAD_S`` (and after each reconnection) the delivered-but-unacknowledged
-        entries are read again first: a reply lost with a connection that redis-py's Retry
-        re-established would otherwise sit unhandled in the group's pending list.
-        """
-        stream = self.keys.results(self.origin)
-        now = time.monotonic()
-        if now - self._reread_at >= _REREAD_S:
-            self._reread_at = now
-            reply = await self.redis.xreadgroup(K.RESULTS_GROUP, 'reader', {stream: '0'},
-                                                count=1000)
-            for entry_id, fields in (reply[0][1] if reply else []):
-                await self._on_result(stream, entry_id, fields)
-        reply = await self.blocking.xreadgroup(K.RESULTS_GROUP, 'reader', {stream: '>'},
-                                               count=100, block=int(self.block_s * 1000))
-        for entry_id, fields in (reply[0][1] if reply else []):
-            await self._on_result(stream, entry_id, fields)
-        await self._expire_orphans()
-        await self._refresh_depth()
-
-    async def _on_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
-        data = {_text(k): v for k, v in fields.items()}
-        ticket = _text(data.get('ticket', b''))
-        try:
-            result, error = outcome_from_json(data['outcome'])
-        except (KeyError, ValueError, TypeError) as exc:
-            result, error = None, LLMError('unreadable result for %s: %s' % (ticket, exc))
-        waiter = self._waiters.get(ticket)
-        if waiter is not None and ticket not in self._answered:
-            self._remember_answered(ticket)
-            if not waiter[1].done():
-                if error is not None:
-                    waiter[1].set_exception(error)
-                else:
-                    waiter[1].set_result(result)
-            await self.redis.hdel(self.keys.inflight(self.origin), ticket)
-        elif ticket not in self._answered:
-            await self._settle_orphan(ticket, result, error)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            await pipe.xack(stream, K.RESULTS_GROUP, entry_id).xdel(stream, entry_id).execute()
-
-    async def _settle_orphan(self, ticket: str, result: Any,
-                             error: Optional[LLMError]) -> None:
-        """Pass an orphan's outcome to ``on_orphan`` if this call wins the HDEL claim."""
-        request = self._orphans.pop(ticket, None)
-        if request is None:  # queued by this origin but not loaded as an orphan yet
-            raw = await self.redis.hget(self.keys.inflight(self.origin), ticket)
-            if raw is None:
-                self._remember_answered(ticket)
-                return  # not ours, or answered before
-            request = LLMRequest.from_json(raw)
-        self._remember_answered(ticket)
-        if not await self.redis.hdel(self.keys.inflight(self.origin), ticket):
-            return  # answered before (by a previous life of this node, or another path)
-        request_id = request.request_id
-        log.info('orphan request %s answered: %s', request_id,
-                 'ok' if error is None else error.code)
-        if self.on_orphan is None:
-            return
-        try:
-            outcome = self.on_orphan(request, result, error)
-            if inspect.isawaitable(outcome):
-                await outcome
-        except Exception:  # noqa: BLE001 - a failing callback must not stop the reader
-            log.exception('on_orphan failed for request %s', request_id)
-
-    async def _expire_orphans(self) -> None:
-        now = time.time()
-        for ticket, request in list(self._orphans.items()):
-            if request.expired(now):
-                await self._settle_orphan(ticket, None, RequestExpired(
-                    'request %s (from before a restart) expired unanswered'
-                    % request.request_id))
-
-    async def _requeue_all(self) -> None:
-        for request, future in list(self._waiters.values()):
-            if future.done() or request.ticket in self._answered:
-                continue
-            try:
-                await self._enqueue(request)
-            except (SchedulerBusy, RedisLost) as exc:
-                if not future.done():
-                    future.set_exception(exc)
-
-    async def _refresh_depth(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._depth_at < self.block_s:
-            return
-        self._depth_at = now
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for stream in self.keys.streams:
-                pipe.xlen(stream)
-            for stream in self.keys.streams:
-                pipe.xpending(stream, K.GROUP)
-            replies = await pipe.execute(raise_on_error=False)
-        lengths = [r if isinstance(r, int) else 0 for r in replies[:3]]
-        pending = [r.get('pending', 0) if isinstance(r, dict) else 0 for r in replies[3:]]
-        self._pending = sum(pending)
-        self._depth = max(sum(lengths) - self._pending, 0)
-
-    def _mark_down(self, exc: BaseException) -> None:
-        if self.available:
-            log.warning('LLM queue in Redis unreachable (%s: %s); retrying every %.1f s',
-                        type(exc).__name__, exc, self.retry_interval_s)
-        self.available = False
-        if self._lost is not None:
-            self._lost.set()
-
     def _remember_answered(self, ticket: str, limit: int = 10000) -> None:
         self._answered[ticket] = None
         while len(self._answered) > limit:
@@ -440,7 +254,3 @@ class RedisScheduler:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _text(value: Any) -> str:
-    return value.decode('utf-8') if isinstance(value, bytes) else str(value)

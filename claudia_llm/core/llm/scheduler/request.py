@@ -100,7 +100,7 @@ class LLMRequest:
         Raises:
             KeyError, ValueError: ``fields`` is not a request.
         """
-        data = {_text(k): _text(v) for k, v in fields.items()}
+        data = {as_text(k): as_text(v) for k, v in fields.items()}
         return cls(request_id=data['request_id'], text=data['text'],
                    utterance=data.get('utterance', ''), priority=data.get('priority', 'normal'),
                    created=float(data['created']), deadline_s=float(data['deadline_s']),
@@ -114,7 +114,7 @@ class LLMRequest:
         Raises:
             KeyError, ValueError: ``text`` is not a request.
         """
-        return cls.from_fields(json.loads(_text(text)))
+        return cls.from_fields(json.loads(as_text(text)))
 
 
 def coalescing_key(text: str, model: str, prompt_version: str,
@@ -206,7 +206,7 @@ def outcome_from_json(text: Any) -> Tuple[Any, Optional[errors.LLMError]]:
     Raises:
         ValueError, KeyError: ``text`` is not an outcome.
     """
-    data = json.loads(_text(text))
+    data = json.loads(as_text(text))
     if 'error' in data:
         return None, error_from_dict(data['error'])
     return result_from_dict(data['result']), None
@@ -221,5 +221,6 @@ def _error_classes() -> Dict[str, type]:
     return found
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A Redis reply value as ``str`` (redis-py returns ``bytes`` without decode_responses)."""
     return value.decode('utf-8') if isinstance(value, bytes) else str(value)

@@ -3,14 +3,7 @@
 One ``LLMWorker`` per Ollama host (issue 5 items 1, 2, 4, 5). It takes a request from
 Redis only when it holds one of the host's ``max_in_flight`` slots, so requests beyond the
 host's parallel slots wait in Redis, where they can be reordered, expired and cancelled,
-never in Ollama's FIFO queue. For each free slot it reads, in this order:
-
-1. entries pending longer than ``claim_idle_s`` on any consumer (XAUTOCLAIM; a worker that
-   died mid-request), high stream first;
-2. the high, then normal, then low stream, without blocking;
-3. all three at once with XREADGROUP BLOCK on its own blocking connection; if that returns
-   entries of several streams, the extra ones are kept (they are ours in Redis' pending
-   list) and served first next time, still by priority.
+never in Ollama's FIFO queue. Which entry it takes next: ``worker_intake``.
 
 While a request runs, the worker re-claims its entry every ``claim_idle_s / 3`` (XCLAIM
 with idle 0, JUSTID) so a live but slow worker is never mistaken for a dead one.
@@ -33,16 +26,16 @@ from claudia_llm.core.errors import LLMError, RequestCancelled, RequestExpired
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
 from . import keys as K
-from .request import LLMRequest, outcome_to_json
+from .request import LLMRequest, as_text, outcome_to_json
 from .slots import SlotLimiter
+from .worker_intake import Entry, StreamIntake
 
 log = logging.getLogger(__name__)
 
-Entry = Tuple[int, str, str, Dict[Any, Any]]  # (rank, stream, entry id, fields)
 DONE_TTL_MS = 3600 * 1000
 
 
-class LLMWorker:
+class LLMWorker(StreamIntake):
     """Serve the LLM request streams with one Ollama host; see the module docstring.
 
     Args:
@@ -156,87 +149,6 @@ class LLMWorker:
             log.exception('worker %s: unexpected error while reading', self.name)
         await asyncio.sleep(self.retry_interval_s)
 
-    async def _ensure_groups(self) -> None:
-        for stream in self.keys.streams:
-            try:
-                await self.redis.xgroup_create(stream, K.GROUP, id='0', mkstream=True)
-            except ResponseError as exc:
-                if 'BUSYGROUP' not in str(exc):
-                    raise
-
-    async def _resume_own_pending(self) -> None:
-        """Take back what this consumer name held before a restart."""
-        while True:
-            try:
-                await self._ensure_groups()
-                for rank, stream in enumerate(self.keys.streams):
-                    reply = await self.redis.xreadgroup(K.GROUP, self.name, {stream: '0'},
-                                                        count=1000)
-                    for entry_id, fields in (reply[0][1] if reply else []):
-                        if fields:
-                            self._buffer.append((rank, stream, _text(entry_id), fields))
-                if self._buffer:
-                    log.info('worker %s resumes %d requests it held before a restart',
-                             self.name, len(self._buffer))
-                return
-            except REDIS_DOWN_ERRORS as exc:
-                await self._on_loop_error(exc)
-
-    async def _next_entry(self) -> Optional[Entry]:
-        entry = await self._autoclaim()
-        if entry is not None:
-            return entry
-        for rank, stream in enumerate(self.keys.streams):
-            buffered = await self._take_buffered(rank)
-            if buffered is not None:
-                return buffered
-            reply = await self.redis.xreadgroup(K.GROUP, self.name, {stream: '>'}, count=1)
-            entries = _entries(reply, self.keys.streams)
-            if entries:
-                self._up()
-                return entries[0]
-        reply = await self.blocking.xreadgroup(
-            K.GROUP, self.name, {s: '>' for s in self.keys.streams}, count=1,
-            block=int(self.block_s * 1000))
-        self._up()
-        entries = _entries(reply, self.keys.streams)
-        if not entries:
-            return None
-        entries.sort(key=lambda e: (e[0], _id_tuple(e[2])))
-        self._buffer.extend(entries[1:])
-        return entries[0]
-
-    async def _take_buffered(self, rank: int) -> Optional[Entry]:
-        """The oldest buffered entry of ``rank`` that no other worker has taken over."""
-        for entry in sorted((e for e in self._buffer if e[0] == rank),
-                            key=lambda e: _id_tuple(e[2])):
-            self._buffer.remove(entry)
-            owner = await self.redis.xpending_range(entry[1], K.GROUP, min=entry[2],
-                                                    max=entry[2], count=1)
-            if owner and _text(owner[0]['consumer']) == self.name:
-                return entry
-        return None
-
-    async def _autoclaim(self) -> Optional[Entry]:
-        now = time.monotonic()
-        if now - self._claim_at < min(self.claim_idle_s / 2.0, 5.0):
-            return None
-        self._claim_at = now
-        for rank, stream in enumerate(self.keys.streams):
-            reply = await self.redis.xautoclaim(stream, K.GROUP, self.name,
-                                                int(self.claim_idle_s * 1000), count=1)
-            running = {entry_id for _s, entry_id in self._running.values()}
-            claimed = [(_text(i), f) for i, f in (reply[1] if len(reply) > 1 else [])
-                       if f and _text(i) not in running]
-            if claimed:
-                entry_id, fields = claimed[0]
-                self._buffer = [e for e in self._buffer if e[2] != entry_id]
-                log.warning('worker %s took over request entry %s of %s (idle > %.1f s)',
-                            self.name, _text(entry_id), stream, self.claim_idle_s)
-                self._claim_at = 0.0  # look for more at the next free slot
-                return (rank, stream, entry_id, fields)
-        return None
-
     async def _heartbeat(self) -> None:
         """Keep running entries' idle time low so no one claims them from a live worker."""
         while True:
@@ -313,7 +225,7 @@ class LLMWorker:
             if request.expired(now):
                 verdicts.append(RequestExpired('request %s expired before an answer'
                                                % request.request_id))
-            elif stamp is not None and request.created < float(_text(stamp)):
+            elif stamp is not None and request.created < float(as_text(stamp)):
                 verdicts.append(RequestCancelled('cancelled by an emergency stop'))
             elif dropped:
                 verdicts.append(RequestCancelled('nobody waits for this request any more'))
@@ -366,20 +278,3 @@ async def _cancel_and_wait(task: Optional[asyncio.Task], bound_s: float) -> None
         task.cancel()
         await asyncio.wait({task}, timeout=bound_s + 1.0)
 
-
-def _entries(reply: Any, streams: List[str]) -> List[Entry]:
-    found = []
-    for stream, items in reply or []:
-        name = _text(stream)
-        rank = streams.index(name)
-        found.extend((rank, name, _text(i), f) for i, f in items if f)
-    return found
-
-
-def _id_tuple(entry_id: str) -> Tuple[int, int]:
-    millis, _, seq = entry_id.partition('-')
-    return int(millis), int(seq or 0)
-
-
-def _text(value: Any) -> str:
-    return value.decode('utf-8') if isinstance(value, bytes) else str(value)
