@@ -4,7 +4,7 @@ The ROS layer declares exactly these (``ros/params.py``), ``config/claudia_llm.y
 mirrors them (a test checks the keys are equal) and ``claudia-llm run`` reads the
 same YAML. Names are grouped by dotted prefix: ``topics.*``, ``input.*``,
 ``ollama.*``, ``redis.*``, ``cache.*``, ``scheduler.*``, ``safety.*``, ``robot.*``,
-``diagnostics.*``. Units are in the name's suffix: ``_s`` seconds, ``_ms`` ms.
+``qos.*``, ``diagnostics.*``. Units are in the name's suffix: ``_s`` seconds, ``_ms`` ms.
 """
 from collections import OrderedDict
 from pathlib import Path
@@ -32,6 +32,7 @@ _COMMON = (
     ('ollama.model', 'qwen2.5:7b', 'Ollama model tag used for every LLM request.'),
     ('redis.url', 'redis://127.0.0.1:6379/0', 'Redis URL for caches and the request queue.'),
     ('topics.response', '/claudia/response', 'Topic of the per-utterance JSON records.'),
+    ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.'),
 )
 
 LLM_NODE = _params(
@@ -40,6 +41,9 @@ LLM_NODE = _params(
     ('topics.reply', '/claudia/reply', 'Output topic: the reply text to speak.'),
     ('topics.action', '/claudia/action', 'Output topic: JSON list of Go2 actions.'),
     ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic on the robot.'),
+    ('qos.utterance_depth', 1000, 'History depth of the utterance subscription, messages.'),
+    ('qos.utterance_reliability', 'reliable', 'Utterance subscription: reliable|best_effort.'),
+    ('diagnostics.period_s', 1.0, 'Period of the input status on /diagnostics, seconds.'),
     ('input.max_chars', 500, 'Longest utterance accepted, in characters.'),
     ('input.max_bytes', 4096, 'Largest message accepted, in UTF-8 bytes.'),
     ('ollama.keep_alive', '30m', 'How long Ollama keeps the model loaded after a request.'),
@@ -108,7 +112,10 @@ _BOUNDS = {
     'diagnostics.period_s': (0.05, 3600.0), 'diagnostics.window_s': (1.0, 86400.0),
     'diagnostics.p95_warn_ms': (0.0, 10 ** 7), 'diagnostics.health_timeout_s': (0.05, 60.0),
     'diagnostics.prometheus_port': (0, 65535),
+    'qos.utterance_depth': (1, 100000), 'qos.response_depth': (1, 100000),
 }
+# Allowed values of text parameters.
+_CHOICES = {'qos.utterance_reliability': ('reliable', 'best_effort')}
 
 
 def defaults(node: str) -> Dict[str, Any]:
@@ -138,7 +145,8 @@ def check(node: str, name: str, value: Any) -> Any:
     """Validate one value against the declared type; ints are accepted for floats.
 
     Raises:
-        ConfigError: unknown name, wrong type, or a number outside its allowed range.
+        ConfigError: unknown name, wrong type, a number outside its allowed range, or a
+            text outside its allowed values.
     """
     if name not in NODES[node]:
         raise ConfigError('%s has no parameter %r' % (node, name))
@@ -148,6 +156,9 @@ def check(node: str, name: str, value: Any) -> Any:
     if type(value) is not type(default):
         raise ConfigError('%s.%s must be %s, got %r' % (node, name, type(default).__name__,
                                                         value))
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise ConfigError('%s.%s must be one of %s, got %r' % (node, name, choices, value))
     low, high = _BOUNDS.get(name, (None, None))
     if low is not None and not low <= value <= high:
         raise ConfigError('%s.%s must be in [%s, %s], got %r' % (node, name, low, high, value))

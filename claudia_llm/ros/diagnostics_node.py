@@ -69,7 +69,7 @@ class DiagnosticsNode(Node):
         self.publisher = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                qos.diagnostics())
         self.create_subscription(String, s['topics.response'], self.response_callback,
-                                 qos.response())
+                                 qos.response(s['qos.response_depth']))
         self.create_timer(s['diagnostics.period_s'], self.timer_callback)
         self.health.start()
 

@@ -16,6 +16,7 @@ from claudia_llm.core.record import ResponseRecord
 from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.ros import qos
 from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
+from claudia_llm.ros.intake_watch import IntakeWatch
 from claudia_llm.ros.log_bridge import forward_python_logging
 from claudia_llm.ros.params import declare_all
 from claudia_llm.ros.unitree_bridge import UnitreeBridge
@@ -37,7 +38,7 @@ class LlmNode(Node):
         self.reply_pub = self.create_publisher(String, s['topics.reply'], qos.reliable(10))
         self.action_pub = self.create_publisher(String, s['topics.action'], qos.reliable(10))
         self.response_pub = self.create_publisher(String, s['topics.response'],
-                                                  qos.reliable(50))
+                                                  qos.response(s['qos.response_depth']))
         robot_state = RobotState(initial_posture=s['safety.initial_posture'],
                                  battery_percent=(s['safety.battery_percent']
                                                   if s['safety.battery_percent'] >= 0 else None))
@@ -49,8 +50,8 @@ class LlmNode(Node):
         self.loop = LoopThread('llm_node-loop')
         self.engine = self.loop.run(self._build_engine(s, robot_state), START_TIMEOUT_S)
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
-        self.create_subscription(String, s['topics.utterance'], self.utterance_callback,
-                                 qos.reliable(10))
+        # Counts what arrives and what is answered; reports losses and QoS mismatches.
+        self.intake = IntakeWatch(self, s, self.utterance_callback)
         self.get_logger().info('ready: listening on %s (model %s at %s, redis %s)' % (
             s['topics.utterance'], s['ollama.model'], s['ollama.host'], s['redis.url']))
         self.peers_seen = 1  # publishers of the response topic at the last check, us included
@@ -122,6 +123,7 @@ class LlmNode(Node):
         if record.reply:
             self.reply_pub.publish(String(data=record.reply))
         self.response_pub.publish(String(data=record.to_json()))
+        self.intake.monitor.on_published()
         self.get_logger().info('%s %-9s %7.1f ms  %s -> %s %s' % (
             record.request_id[:8], record.source, record.latency_ms.get('total', 0.0),
             record.utterance[:40], [a.name for a in record.actions] or '-',

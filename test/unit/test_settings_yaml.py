@@ -104,3 +104,13 @@ def test_a_whole_number_for_a_float_parameter_is_range_checked_too():
     assert isinstance(check('llm_node', 'ollama.timeout_s', 3), float)
     with pytest.raises(ConfigError, match=r'ollama.timeout_s must be in \['):
         check('llm_node', 'ollama.timeout_s', 0)
+
+
+@pytest.mark.parametrize('value', ['reliable', 'best_effort'])
+def test_utterance_reliability_takes_the_two_policies(value):
+    assert settings.check('llm_node', 'qos.utterance_reliability', value) == value
+
+
+def test_utterance_reliability_refuses_other_text():
+    with pytest.raises(ConfigError, match='qos.utterance_reliability must be one of'):
+        settings.check('llm_node', 'qos.utterance_reliability', 'BEST_EFFORT')
