@@ -78,7 +78,7 @@ def test_one_warning_per_burst(monitor):
         monitor.on_received(envelope(seq))
         monitor.test_clock.now += 0.1
     assert len(monitor.warnings) == 1
-    assert "jumped from seq 1 to 3" in monitor.warnings[0]
+    assert 'jumped from seq 1 to 3' in monitor.warnings[0]
     monitor.test_clock.now += 10.0  # quiet, then a new burst
     monitor.on_received(envelope(50))
     assert len(monitor.warnings) == 2
