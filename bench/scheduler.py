@@ -8,7 +8,7 @@ same arrival times, through each policy:
   priority into batches of up to 8, a batch is sent when full or 2 s after its first
   request, at most 4 batches in flight; the batch's requests go to Ollama together and
   wait in Ollama's FIFO queue.
-- ``ours/redis``: ``make_scheduler`` as llm_node builds it (Redis streams, in-node worker,
+- ``ours/redis``: ``build.make_scheduler`` as llm_node builds it (Redis streams, in-node worker,
   at most N in flight, the rest waiting in Redis by priority).
 - ``ours/memory``: the in-process scheduler (what runs while Redis is down).
 
@@ -36,11 +36,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from claudia_llm.core import build  # noqa: E402
 from claudia_llm.core import settings as settings_mod  # noqa: E402
-from claudia_llm.core.llm.scheduler import InProcessScheduler, LLMRequest, make_scheduler  # noqa: E402
-from claudia_llm.core.redis_conn import make_redis  # noqa: E402
+from claudia_llm.core.config import config_from  # noqa: E402
+from claudia_llm.core.llm.scheduler import InProcessScheduler, LLMRequest  # noqa: E402
 from claudia_llm.testing.ollama_server import OllamaTestServer  # noqa: E402
-from claudia_llm.worker_main import make_llm  # noqa: E402
 
 SERVICE_S = 1.5
 SEED_BATCH, SEED_WINDOW_S, SEED_BATCHES = 8, 2.0, 4
@@ -140,7 +140,7 @@ def settings_for(ollama_url: str, redis_url: str, slots: int, scale: float) -> D
 async def with_policy(name: str, settings: Dict[str, Any], scale: float,
                       body: Callable[[Any], Any]) -> Any:
     """Build policy ``name`` on a fresh LLM client, run ``body(policy)``, tear down."""
-    llm = make_llm(settings)
+    llm = build.make_llm(config_from(settings))
     clients = []
     if name == 'seed':
         policy = SeedBatcher(llm, window_s=SEED_WINDOW_S * scale)
@@ -148,9 +148,8 @@ async def with_policy(name: str, settings: Dict[str, Any], scale: float,
         policy = InProcessScheduler(llm, max_in_flight=settings['ollama.parallel_slots'],
                                     queue_size=settings['scheduler.queue_size'])
     else:
-        clients = [make_redis(settings['redis.url']),
-                   make_redis(settings['redis.url'], for_blocking_reads=True, block_s=1.0)]
-        policy = make_scheduler(settings, llm, *clients)
+        clients = list(build.make_redis_clients(config_from(settings)))
+        policy = build.make_scheduler(config_from(settings), llm, *clients)
     await policy.start()
     try:
         return await body(policy)
@@ -202,7 +201,7 @@ async def high_under_load(policy, scale: float, queued: int = 8) -> float:
 
 
 async def bare_latency(settings: Dict[str, Any], scale: float, count: int = 5) -> float:
-    llm = make_llm(settings)
+    llm = build.make_llm(config_from(settings))
     try:
         await llm.warmup()
         samples = []

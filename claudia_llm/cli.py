@@ -104,36 +104,43 @@ def _warn_ignored_params(args, attach_flag: str) -> None:
 
 
 def _checked_overrides(items: List[str]) -> List[str]:
-    """Check ``-p NAME:=VALUE`` items against the declared parameters.
+    """Check ``-p NAME:=VALUE`` items with ``settings.check``, as the nodes will.
 
     Unknown names are reported (a typo would otherwise pass silently); a whole number
     given for a float parameter gets ``.0`` (ROS refuses INTEGER for a DOUBLE).
 
     Raises:
-        UsageError: an item without ``:=``, or whose value is not YAML.
+        UsageError: an item without ``:=``, whose value is not YAML, or whose value
+            ``settings.check`` refuses (type or bounds).
     """
     import yaml
 
-    from claudia_llm.core.settings import NODES
-    declared = {}
-    for table in NODES.values():
-        declared.update(table)
+    from claudia_llm.core.errors import ConfigError
+    from claudia_llm.core.settings import NODES, check
     checked = []
     for item in items:
         name, sep, value = item.partition(':=')
         if not sep or not name:
             raise UsageError('-p needs NAME:=VALUE, got %r' % item)
         try:
-            yaml.safe_load(value)  # rcl parses the value as YAML too
+            parsed = yaml.safe_load(value)  # rcl parses the value as YAML too
         except yaml.YAMLError as exc:
             raise UsageError('-p %s: the value is not valid YAML: %s' % (item, yaml_problem(exc))
                              ) from exc
-        param = declared.get(name)
-        if param is None:
+        nodes = [node for node, table in NODES.items() if name in table]
+        if not nodes:
             print('claudia-llm: warning: unknown parameter %r (ignored)' % name,
                   file=sys.stderr)
             continue
-        if isinstance(param.default, float) and value.strip().lstrip('+-').isdigit():
+        default = NODES[nodes[0]][name].default
+        if parsed is None and isinstance(default, str):
+            parsed = ''  # `-p ollama.host:=` means the empty text
+        try:
+            for node in nodes:
+                check(node, name, parsed)
+        except ConfigError as exc:
+            raise UsageError('-p %s: %s' % (item, exc)) from exc
+        if isinstance(default, float) and value.strip().lstrip('+-').isdigit():
             value = value.strip() + '.0'
         checked.append('%s:=%s' % (name, value))
     return checked

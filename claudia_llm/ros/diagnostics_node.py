@@ -22,6 +22,7 @@ from std_msgs.msg import String
 
 from claudia_llm.core import diagnostics as report
 from claudia_llm.core import settings as settings_table
+from claudia_llm.core.config import config_from
 from claudia_llm.core.health import HealthMonitor, ollama_healthy, redis_healthy, safe_url
 from claudia_llm.core.latency import LatencyWindow, queue_depth_of, sample_from_record
 from claudia_llm.core.metrics import PrometheusExporter
@@ -52,13 +53,16 @@ class DiagnosticsNode(Node):
                  node_name: str = 'diagnostics_node'):
         super().__init__(node_name)
         s = self.settings = declare_all(self, 'diagnostics_node', parameter_overrides)
+        self.config = config_from(s, 'diagnostics_node')
+        self.get_logger().info('probing Ollama at %s (from %s)' % (
+            self.config.ollama.host, self.config.ollama_host_source))
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.window = LatencyWindow(s['diagnostics.window_s'])
         self.ignored_messages = 0
         self.queue_depth = 0
         timeout_s = s['diagnostics.health_timeout_s']
         self.health = HealthMonitor({
-            'ollama': functools.partial(ollama_healthy, s['ollama.host'], timeout_s,
+            'ollama': functools.partial(ollama_healthy, self.config.ollama.host, timeout_s,
                                         s['ollama.model']),
             'redis': functools.partial(redis_healthy, s['redis.url'], timeout_s),
         }, period_s=s['diagnostics.period_s'])
@@ -102,7 +106,7 @@ class DiagnosticsNode(Node):
                  for source, st in stats.items()]
         health = self.health.results()
         now = self.health.clock()
-        found.append(report.health_report('ollama', self.settings['ollama.host'],
+        found.append(report.health_report('ollama', self.config.ollama.host,
                                           health['ollama'], now))
         found.append(report.health_report('redis', safe_url(self.settings['redis.url']),
                                           health['redis'], now))

@@ -11,6 +11,8 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from claudia_llm.core.app import Engine
+from claudia_llm.core.config import config_from
+from claudia_llm.core.health import safe_url
 from claudia_llm.core.loop_thread import LoopThread
 from claudia_llm.core.record import ResponseRecord
 from claudia_llm.core.safety.robot_state import RobotState
@@ -35,6 +37,7 @@ class LlmNode(Node):
         super().__init__(node_name)
         forward_python_logging(self.get_logger())
         s = self.settings = declare_all(self, 'llm_node', parameter_overrides)
+        self.config = config_from(s, 'llm_node')  # checked once; typed groups
         self.reply_pub = self.create_publisher(String, s['topics.reply'], qos.reliable(10))
         self.action_pub = self.create_publisher(String, s['topics.action'], qos.reliable(10))
         self.response_pub = self.create_publisher(String, s['topics.response'],
@@ -48,21 +51,23 @@ class LlmNode(Node):
                                      sport_state_topic=s['robot.sport_state_topic'],
                                      low_state_topic=s['robot.low_state_topic'])
         self.loop = LoopThread('llm_node-loop')
-        self.engine = self.loop.run(self._build_engine(s, robot_state), START_TIMEOUT_S)
+        self.engine = self.loop.run(self._build_engine(self.config, robot_state),
+                                    START_TIMEOUT_S)
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
         # Counts what arrives and what is answered; reports losses and QoS mismatches.
         self.intake = IntakeWatch(self, s, self.utterance_callback)
         self.get_logger().info('ready: listening on %s (model %s at %s, redis %s)' % (
-            s['topics.utterance'], s['ollama.model'], s['ollama.host'], s['redis.url']))
+            s['topics.utterance'], s['ollama.model'], self.config.ollama.host,
+            safe_url(s['redis.url'])))
         self.peers_seen = 1  # publishers of the response topic at the last check, us included
         self.peer_checks = 0  # checks done so far
         self._first_peer_check = self.create_timer(PEER_CHECK_FIRST_S, self._peer_check_once)
         self.create_timer(PEER_CHECK_PERIOD_S, self.check_peers)
 
-    async def _build_engine(self, settings, robot_state) -> Engine:
+    async def _build_engine(self, config, robot_state) -> Engine:
         # Built on the loop that runs it: on Python 3.8 (Foxy) asyncio objects such as
         # redis-py's pool lock bind to the loop current at creation.
-        return Engine(settings, self.publish_record, robot_state, origin=self.get_name())
+        return Engine(config, self.publish_record, robot_state, origin=self.get_name())
 
     def utterance_callback(self, msg: String) -> None:
         """Hand the utterance to the engine; never blocks."""

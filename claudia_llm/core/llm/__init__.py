@@ -1,5 +1,6 @@
 """LLM: the prompt and JSON schema, the model backends and the request scheduler.
 
 May import: the shared core modules and ``safety`` (the action table for the prompt).
-Exports: ``prompt.PromptProfile``, ``ollama.OllamaChat``, ``scheduler.make_scheduler``.
+Exports: ``prompt.PromptProfile``, ``ollama.OllamaChat``, ``scheduler`` (built by
+``core.build``).
 """

@@ -5,28 +5,24 @@ Every request carries the profile's JSON schema as ``format``, the same pinned
 Ollama reload the model) and ``keep_alive``. Answers are streamed so the time to the
 first token is measured. Every wait is bounded: httpx connect/read timeouts from the
 parameters and an overall ``asyncio.wait_for`` per request. Transport failures are
-translated once, in ``_request``, into ``core.errors`` types with the cause chained.
+translated once, in ``core.ollama_transport``, into ``core.errors`` types (cause chained).
+Built by ``core.build.make_llm`` from the configuration.
 
 Response fields (Ollama ``docs/api.md``): ``prompt_eval_count`` and ``eval_count`` are
 tokens; ``total_duration``, ``load_duration``, ``prompt_eval_duration`` and
 ``eval_duration`` are nanoseconds; ``done_reason`` is "stop", or "length" when the answer
 was cut at ``num_predict``.
 """
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
-import httpx
 import ollama
 
+from claudia_llm.core import ollama_transport
 from claudia_llm.core.errors import (
-    LLMError,
-    LLMHTTPError,
     LLMMalformedOutput,
-    LLMTimeout,
-    LLMUnavailable,
 )
 from claudia_llm.core.record import Answer
 
@@ -69,7 +65,7 @@ class OllamaChat:
 
     Args:
         host: Ollama base URL, e.g. 'http://127.0.0.1:11434' (explicit: ``OLLAMA_HOST`` is
-            not consulted).
+            resolved before, by ``core.settings.ollama_host``).
         model: model tag, e.g. 'qwen2.5:7b'.
         profile: system prompt, schema and parser.
         keep_alive: how long Ollama keeps the model loaded ('30m', seconds, -1 = forever).
@@ -95,8 +91,7 @@ class OllamaChat:
         self._client = self._new_client(self.timeout_s)
 
     def _new_client(self, timeout_s: float) -> ollama.AsyncClient:
-        return ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(
-            timeout_s, connect=min(self.connect_timeout_s, timeout_s)))
+        return ollama_transport.new_client(self.host, timeout_s, self.connect_timeout_s)
 
     async def chat(self, text: str) -> LLMResult:
         """Ask the model about ``text``; return its parsed answer and measurements.
@@ -178,27 +173,8 @@ class OllamaChat:
             raise
 
     async def _request(self, call: Awaitable[T], timeout_s: float) -> T:
-        """Await ``call`` within ``timeout_s`` and translate every failure once.
-
-        ``asyncio.CancelledError`` passes through untouched.
-        """
-        try:
-            return await asyncio.wait_for(call, timeout_s)
-        except LLMError:
-            raise
-        except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
-            raise LLMTimeout('Ollama %s gave no complete answer within %.1f s (%s)'
-                             % (self.host, timeout_s, type(exc).__name__)) from exc
-        except ollama.ResponseError as exc:
-            raise LLMHTTPError('Ollama HTTP %s: %s' % (exc.status_code, exc.error),
-                               status_code=exc.status_code) from exc
-        except (ConnectionError, httpx.TransportError) as exc:
-            raise LLMUnavailable('Ollama %s unreachable: %s: %s'
-                                 % (self.host, type(exc).__name__, exc)) from exc
-        except ValueError as exc:  # bad JSON line or response model (pydantic)
-            raise LLMMalformedOutput('Ollama sent an unreadable response: %s' % exc) from exc
-        except Exception as exc:  # noqa: BLE001 - anything else still becomes an LLMError
-            raise LLMError('Ollama request failed: %s: %s' % (type(exc).__name__, exc)) from exc
+        """Await ``call`` within ``timeout_s``; failures translated by ``ollama_transport``."""
+        return await ollama_transport.call(call, self.host, timeout_s)
 
 
 def _ms(nanoseconds: Optional[int]) -> float:

@@ -1,0 +1,162 @@
+"""The one place that constructs LLM clients, Redis clients, caches and schedulers.
+
+Every function takes the typed ``core.config.Config``; ``core.app.Engine`` (llm_node and
+the CLI's in-process nodes) and ``claudia-llm worker`` build their parts here, so the same
+configuration gives the same clients, prompt version and coalescing keys everywhere.
+Clients are lazy: building one never raises because Ollama or Redis is down.
+"""
+import logging
+import socket
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
+
+from claudia_llm.core.cache.exact import ExactCache
+from claudia_llm.core.cache.store import FailoverStore
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.health import safe_url
+from claudia_llm.core.llm.ollama import OllamaChat
+from claudia_llm.core.llm.prompt import PromptProfile
+from claudia_llm.core.llm.scheduler import (
+    BLOCK_S,
+    FailoverScheduler,
+    InProcessScheduler,
+    LLMWorker,
+    OnOrphan,
+    RedisScheduler,
+    Scheduler,
+    SlotLimiter,
+)
+from claudia_llm.core.redis_conn import make_redis
+from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding.lexicon import Lexicon
+
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+
+def action_registry(config: Config) -> ActionRegistry:
+    """The Go2 action table of ``safety.actions_path`` ('' = the packaged one).
+
+    Raises:
+        ConfigError: the table cannot be read or is invalid.
+    """
+    return ActionRegistry.load(_path(config.safety.actions_path))
+
+
+def prompt_profile(config: Config, registry: Optional[ActionRegistry] = None) -> PromptProfile:
+    """The system prompt and schema for ``registry`` and ``safety.max_actions``."""
+    return PromptProfile(registry or action_registry(config),
+                         max_actions=config.safety.max_actions)
+
+
+def make_lexicon(config: Config, registry: ActionRegistry) -> Lexicon:
+    """The command lexicon of ``cache.lexicon_path`` ('' = the packaged one)."""
+    return Lexicon.load(_path(config.cache.lexicon_path), registry)
+
+
+def make_llm(config: Config, profile: Optional[PromptProfile] = None) -> OllamaChat:
+    """The ``OllamaChat`` of ``ollama.*``; logs the host and where it came from.
+
+    llm_node and a worker built from the same configuration send the same prompt version
+    and options, and so compute the same coalescing keys.
+    """
+    o = config.ollama
+    log.info('Ollama at %s (from %s), model %s', o.host, config.ollama_host_source, o.model)
+    return OllamaChat(o.host, o.model, profile or prompt_profile(config),
+                      keep_alive=o.keep_alive, timeout_s=o.timeout_s,
+                      connect_timeout_s=o.connect_timeout_s, options=o.options())
+
+
+def make_redis_clients(config: Config, block_s: float = BLOCK_S) -> Tuple[Any, Any]:
+    """``(commands, blocking)`` clients of ``redis.url``: one pool for commands and one
+    single connection for XREADGROUP BLOCK of up to ``block_s`` seconds (``redis_conn``)."""
+    r = config.redis
+    kw = dict(socket_timeout_s=r.socket_timeout_s, connect_timeout_s=r.connect_timeout_s)
+    return (make_redis(r.url, **kw),
+            make_redis(r.url, for_blocking_reads=True, block_s=block_s, **kw))
+
+
+def make_store(config: Config, redis: Any) -> FailoverStore:
+    """The answer store: Redis while it answers, memory while it does not."""
+    return FailoverStore(redis, retry_interval_s=config.redis.retry_interval_s)
+
+
+def make_exact(config: Config, store: FailoverStore, profile: PromptProfile) -> ExactCache:
+    """The exact tier, keyed by model and prompt version under ``redis.key_prefix``."""
+    return ExactCache(store, config.ollama.model, profile.version,
+                      ttl_s=config.cache.exact_ttl_s, key_prefix=config.redis.key_prefix)
+
+
+def make_semantic(config: Config, store: FailoverStore, profile: PromptProfile,
+                  registry: ActionRegistry):
+    """The semantic tier, or None when it is off or its embedder cannot load (logged).
+
+    A model that fails to load (missing package, unreadable files) leaves the node up
+    without the semantic tier, so emergency words, exact hits and the LLM still work.
+    """
+    if not config.cache.semantic_enabled:
+        return None
+    from claudia_llm.core.cache.embedder import make_embedder
+    from claudia_llm.core.cache.semantic import SemanticCache
+    c = config.cache
+    try:
+        embedder = make_embedder(c.embedder, c.embedder_model)
+    except ConfigError as exc:
+        log.error('semantic cache tier OFF: %s', exc)
+        return None
+    return SemanticCache(store, embedder, profile.version, threshold=c.semantic_threshold,
+                         ttl_s=c.semantic_ttl_s, key_prefix=config.redis.key_prefix,
+                         registry=registry)
+
+
+def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: Any = None,
+                   on_orphan: Optional[OnOrphan] = None, origin: str = 'llm_node',
+                   redis_factory: Callable[..., Any] = make_redis) -> Scheduler:
+    """The LLM request scheduler ``scheduler.backend`` asks for.
+
+    'memory' (or no ``redis`` client): an ``InProcessScheduler``. 'redis': a
+    ``FailoverScheduler`` over a ``RedisScheduler`` named ``origin`` and the in-process
+    one; with ``scheduler.in_node_worker`` also an ``LLMWorker`` on ``llm`` named
+    ``<origin>@<hostname>`` (stable across restarts), on a blocking connection of its own
+    that the scheduler opens and closes. In-flight calls to ``llm`` are bounded by
+    ``min(ollama.parallel_slots, scheduler.max_concurrency)``, shared by the worker and the
+    in-process fallback.
+
+    Args:
+        config: llm_node's configuration (``scheduler``, ``ollama``, ``redis``).
+        llm: ``core.llm.OllamaChat``.
+        redis, blocking_redis: ``make_redis_clients`` (not closed by the scheduler).
+        on_orphan: ``(request, result, error)``, sync or async: outcomes of requests this
+            origin submitted before a restart (``redis_orphans`` docstring).
+        origin: name of this submitter, unique and stable (the node name).
+    """
+    s, r = config.scheduler, config.redis
+    slots = SlotLimiter(min(config.ollama.parallel_slots, s.max_concurrency))
+    inprocess = InProcessScheduler(llm, slots=slots, queue_size=s.queue_size)
+    if s.backend == 'memory' or redis is None:
+        return inprocess
+
+    def redis_scheduler() -> RedisScheduler:
+        return RedisScheduler(redis, blocking_redis, llm, origin=origin,
+                              queue_size=s.queue_size, prefix=r.key_prefix,
+                              on_orphan=on_orphan, block_s=BLOCK_S,
+                              retry_interval_s=r.retry_interval_s)
+
+    workers, clients = [], []
+    if s.in_node_worker:
+        worker_blocking = redis_factory(
+            r.url, socket_timeout_s=r.socket_timeout_s, connect_timeout_s=r.connect_timeout_s,
+            for_blocking_reads=True, block_s=BLOCK_S)
+        clients.append(worker_blocking)
+        consumer = origin if '@' in origin else '%s@%s' % (origin, socket.gethostname())
+        workers.append(LLMWorker(
+            redis, worker_blocking, llm, consumer, claim_idle_s=s.claim_idle_s,
+            prefix=r.key_prefix, block_s=BLOCK_S, slots=slots,
+            retry_interval_s=min(r.retry_interval_s, 1.0)))
+    log.debug('scheduler: redis streams at %s, origin %s', safe_url(r.url), origin)
+    return FailoverScheduler(redis_scheduler, inprocess, workers=workers, clients=clients)
+
+
+def _path(value: str) -> Optional[Path]:
+    return Path(value) if value else None
