@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -62,11 +61,11 @@ def main() -> int:
     os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
 
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
 
     from claudia_llm.ros.client import UtteranceClient
     from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.llm_node import LlmNode
+    from claudia_llm.ros.spinning import NodeThreads
     from claudia_llm.testing.ollama_server import OllamaTestServer
     from claudia_llm.testing.redis_server import start_redis
 
@@ -78,10 +77,7 @@ def main() -> int:
     node = LlmNode(parameter_overrides={'redis.url': redis.url, 'ollama.host': ollama.url,
                                         'safety.cooldown_s': 0.0})
     client = UtteranceClient()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinning = NodeThreads([node, client])
     client.wait_for_node(10.0)
     time.sleep(3.0)  # let the warm-up request and start-up work finish
     rows, stages = {}, {}
@@ -136,7 +132,7 @@ def main() -> int:
         measure('llm (miss)', novel, args.llm_samples, 'llm')
         measure('exact (repeat of llm)', novel, args.repeats, 'exact')
     finally:
-        executor.shutdown(timeout_sec=5)
+        spinning.shutdown(5.0)
         client.destroy_node()
         node.destroy_node()
         try_shutdown()

@@ -7,13 +7,11 @@ robot's, or a ``claudia-llm run``) must never answer their utterances and drive 
 import copy
 import logging
 import os
-import threading
 from typing import Any, Dict, List, Optional
-
-from rclpy.executors import MultiThreadedExecutor
 
 from claudia_llm.ros.diagnostics_node import DiagnosticsNode
 from claudia_llm.ros.llm_node import LlmNode
+from claudia_llm.ros.spinning import NodeThreads
 
 log = logging.getLogger('claudia_llm.runner')
 
@@ -144,7 +142,7 @@ def _glob_escape(text: str) -> str:
 
 
 class InProcessNodes:
-    """Both nodes on one executor spinning in a background thread.
+    """Both nodes in this process, each on its own executor thread (``ros.spinning``).
 
     Call after ``rclpy.init`` (with ``isolation.remaps()`` when ``isolation`` is given);
     ``close()`` destroys them (it does not shut rclpy down) and, with ``isolation``,
@@ -169,23 +167,12 @@ class InProcessNodes:
             for node in self.nodes:
                 node.destroy_node()
             raise
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        for node in self.nodes:
-            self.executor.add_node(node)
-        self._thread = threading.Thread(target=self._spin, name='claudia-nodes', daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - executor stops with the context at shutdown
-            pass
+        self.spinning = NodeThreads(self.nodes, name='claudia-nodes')
 
     def close(self) -> None:
         """Stop spinning, destroy both nodes, then drop the private Redis keys."""
-        self.executor.shutdown(timeout_sec=5.0)
+        self.spinning.shutdown(timeout_s=5.0)
         for node in self.nodes:
             node.destroy_node()
-        self._thread.join(5.0)
         if self.isolation is not None:
             self.isolation.drop_redis_keys(self.nodes[0].settings['redis.url'])

@@ -1,16 +1,15 @@
 """A running llm_node plus a client node over real DDS, for end-to-end tests."""
 import json
-import threading
 from typing import Any, Dict, List
 
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import String
 
 from claudia_llm.ros import qos
 from claudia_llm.ros.client import UtteranceClient
 from claudia_llm.ros.compat import try_shutdown
 from claudia_llm.ros.llm_node import LlmNode
+from claudia_llm.ros.spinning import NodeThreads
 
 
 class Stack:
@@ -31,11 +30,7 @@ class Stack:
                                         qos.reliable(10))
         self.client.create_subscription(String, '/claudia/reply',
                                         lambda m: self.replies.append(m.data), qos.reliable(10))
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.client)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self.spinning = NodeThreads([self.node, self.client])
         assert self.client.wait_for_node(10.0), 'llm_node never subscribed'
 
     def ask(self, text: str, timeout_s: float = 20.0, priority: str = 'normal'):
@@ -46,8 +41,7 @@ class Stack:
                 if msg['request_id'] == request_id]
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
+        self.spinning.shutdown(5.0)
         self.client.destroy_node()
         self.node.destroy_node()
         try_shutdown()
-        self._thread.join(5.0)
