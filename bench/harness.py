@@ -153,6 +153,10 @@ class Harness:
         self.workers: List[WorkerProcess] = []
         self.collector = None
         self._seq = 0
+        # Cleared by a fault that takes the node away: ``traffic`` holds its utterances
+        # (and shifts its schedule) until it is set again.
+        self.gate = threading.Event()
+        self.gate.set()
 
     # ---- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> 'Harness':
@@ -304,6 +308,10 @@ class Harness:
             timer.start()
             threads.append(timer)
         for index, item in enumerate(items):
+            if not self.gate.is_set():
+                held = time.monotonic()
+                self.gate.wait()
+                start += time.monotonic() - held
             due = start + index / rate_hz
             delay = due - time.monotonic()
             if delay > 0:

@@ -14,6 +14,9 @@ Each rule has exactly one matcher and any of the behaviours::
                        with done_reason "length", or "content" as given)
     "hang":            true: take a slot and never answer until the client goes away
                        or the server stops
+    "endless":         true: stream whitespace-only chunks (every 10 ms) that never finish,
+                       until the client goes away or the server stops (a model stuck on
+                       whitespace); without streaming it behaves like "hang"
     "model_not_found": true: 404 {"error": "model \"M\" not found, try pulling it first"}
     "done_reason":     override ("stop" by default)
 
@@ -26,6 +29,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 RULE_KEYS = ('match', 'regex', 'content', 'delay_s', 'status', 'error', 'malformed', 'hang',
+             'endless',
              'model_not_found', 'done_reason')
 
 GENERIC_REPLIES = {
@@ -55,6 +59,7 @@ class Rule:
         self.error = data.get('error')
         self.malformed = bool(data.get('malformed', False))
         self.hang = bool(data.get('hang', False))
+        self.endless = bool(data.get('endless', False))
         self.model_not_found = bool(data.get('model_not_found', False))
         self.done_reason = data.get('done_reason')
 

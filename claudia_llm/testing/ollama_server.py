@@ -298,7 +298,9 @@ class OllamaTestServer:
         entry['start_s'] = self._now()
         try:
             load_ns = await self._ensure_loaded(body)
-            if rule is not None and rule.hang:
+            if rule is not None and rule.endless and body.get('stream', True):
+                return await self._endless(request, endpoint, body, entry)
+            if rule is not None and (rule.hang or rule.endless):
                 self._mark(entry, 'hang', ended=False)
                 await self._stopping.wait()
                 return self._finish(entry, 'hang', _error(503, 'server stopped'))
@@ -339,6 +341,20 @@ class OllamaTestServer:
         stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
         return self._finish(entry, 'ok', web.json_response(
             dict(chunk(endpoint, model, content, True), **stats)))
+
+    async def _endless(self, request, endpoint, body, entry) -> web.StreamResponse:
+        """Stream whitespace chunks until the client goes away or the server stops."""
+        self._mark(entry, 'endless', ended=False)
+        response = web.StreamResponse(headers={'Content-Type': 'application/x-ndjson'})
+        await response.prepare(request)
+        try:
+            while not self._stopping.is_set():
+                await response.write(ndjson_line(chunk(endpoint, body['model'], ' \n',
+                                                       done=False)))
+                await asyncio.sleep(0.01)
+        except (ConnectionError, RuntimeError):  # the client closed the stream
+            pass
+        return self._finish(entry, 'endless', response)
 
     async def _load_only(self, endpoint, body, entry) -> web.Response:
         """Empty prompt / no messages: load (or with keep_alive 0, unload) the model."""

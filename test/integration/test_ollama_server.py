@@ -175,3 +175,17 @@ def test_command_line_server(tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_endless_rule_streams_whitespace_until_the_client_leaves(ollama_server_factory):
+    server = ollama_server_factory(script=[{'match': 'spin', 'endless': True}])
+    body = {'model': 'qwen2.5:7b', 'messages': [{'role': 'user', 'content': 'spin'}]}
+    chunks = []
+    with httpx.stream('POST', server.url + '/api/chat', json=body, timeout=5.0) as reply:
+        for line in reply.iter_lines():
+            chunks.append(json.loads(line))
+            if len(chunks) == 20:
+                break
+    assert all(c['done'] is False and not c['message']['content'].strip() for c in chunks)
+    entry = server.requests()[-1]
+    assert entry['rule'] == 0 and entry['outcome'] in ('endless', 'cancelled')
