@@ -5,7 +5,9 @@ mirrors them (a test checks), ``core.config`` turns the values into typed, froze
 (one dataclass per prefix: ``topics``, ``input``, ``ollama``, ``llm``, ``redis``, ``cache``,
 ``scheduler``, ``safety``, ``robot``, ``qos``, ``diagnostics``, ``http``). ``check`` is the
 one validation, used by the nodes, the CLI's ``-p`` and the worker. Units are in the name's
-suffix: ``_s`` seconds, ``_ms`` ms.
+suffix: ``_s`` seconds, ``_ms`` ms. ``topics.*`` are relative (``claudia/utterance``), so
+a node namespace moves them (no namespace: ``/claudia/utterance``, as in DESIGN.md); the
+robot's own topics (``/api/sport/request``, ``/lf/...``) stay absolute.
 
 Adding a parameter = one row here (``(name, default, description)``, then optionally the
 bounds: ``(low, high)`` inclusive for a number or a tuple of allowed texts, then ``LIVE``
@@ -56,16 +58,16 @@ _COMMON = (
     ('ollama.host', '', 'Ollama base URL; empty = $OLLAMA_HOST, else http://127.0.0.1:11434.'),
     ('ollama.model', 'qwen2.5:7b', 'Ollama model tag used for every LLM request.'),
     ('redis.url', 'redis://127.0.0.1:6379/0', 'Redis URL for caches and the request queue.'),
-    ('topics.response', '/claudia/response', 'Topic of the per-utterance JSON records.'),
+    ('topics.response', 'claudia/response', 'Topic of the per-utterance JSON records.'),
     ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.',
      (1, 100000)),
 )
 
 LLM_NODE = _params(
     *_COMMON,
-    ('topics.utterance', '/claudia/utterance', 'Input topic: plain text or JSON {"text", ...}.'),
-    ('topics.reply', '/claudia/reply', 'Output topic: the reply text to speak.'),
-    ('topics.action', '/claudia/action', 'Output topic: JSON list of Go2 actions.'),
+    ('topics.utterance', 'claudia/utterance', 'Input topic: plain text or JSON {"text", ...}.'),
+    ('topics.reply', 'claudia/reply', 'Output topic: the reply text to speak.'),
+    ('topics.action', 'claudia/action', 'Output topic: JSON list of Go2 actions.'),
     ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic on the robot.'),
     ('qos.utterance_depth', 1000, 'History depth of the utterance subscription, messages.',
      (1, 100000)),

@@ -6,8 +6,11 @@
   default context is still ok.
 - ``log_warning(logger, ...)``: ``RcutilsLogger.warning`` where it exists (``warn`` is
   deprecated on Jazzy+), else ``warn``; both take ``throttle_duration_sec`` since Dashing.
+- ``full_topic_name(node, name)``: ``rclpy.expand_topic_name.expand_topic_name`` (Foxy has
+  it; ``Node.resolve_topic_name`` is newer); remaps are not applied.
 """
 import rclpy
+from rclpy.expand_topic_name import expand_topic_name
 
 try:
     from rclpy.executors import ExternalShutdownException
@@ -29,3 +32,8 @@ def log_warning(logger, message: str, **kwargs) -> None:
     """Log ``message`` at WARN with rclpy logging kwargs (``throttle_duration_sec`` ...)."""
     method = getattr(logger, 'warning', None) or logger.warn
     method(message, **kwargs)
+
+
+def full_topic_name(node, name: str) -> str:
+    """``name`` made absolute in ``node``'s namespace ('claudia/x' -> '/ns/claudia/x')."""
+    return expand_topic_name(name, node.get_name(), node.get_namespace())

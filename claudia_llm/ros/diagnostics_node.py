@@ -50,8 +50,8 @@ class DiagnosticsNode(Node):
     """
 
     def __init__(self, parameter_overrides: Optional[Dict[str, Any]] = None,
-                 node_name: str = 'diagnostics_node'):
-        super().__init__(node_name)
+                 node_name: str = 'diagnostics_node', namespace: Optional[str] = None):
+        super().__init__(node_name, namespace=namespace)
         s = self.settings = declare_all(self, 'diagnostics_node', parameter_overrides)
         self.config = config_from(s, 'diagnostics_node')
         self.get_logger().info('probing Ollama at %s (from %s)' % (

@@ -7,9 +7,11 @@ import logging
 import time
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from claudia_llm.core import settings
 from claudia_llm.core.app import Engine
 from claudia_llm.core.config import config_from
 from claudia_llm.core.health import safe_url
@@ -17,13 +19,19 @@ from claudia_llm.core.loop_thread import LoopThread
 from claudia_llm.core.record import ResponseRecord
 from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.ros import qos
-from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
+from claudia_llm.ros.compat import (
+    ExternalShutdownException,
+    full_topic_name,
+    log_warning,
+    try_shutdown,
+)
 from claudia_llm.ros.intake_watch import IntakeWatch
 from claudia_llm.ros.log_bridge import forward_python_logging
-from claudia_llm.ros.params import declare_all
+from claudia_llm.ros.params import declare_all, validate_change
 from claudia_llm.ros.unitree_bridge import UnitreeBridge
 
 START_TIMEOUT_S = 120.0
+APPLY_TIMEOUT_S = 5.0  # applying a live parameter change on the engine's loop, s
 # Peer check: publishers of the response topic, counted once discovery has had time to
 # settle after start-up, then again at this period (a node started later is noticed).
 PEER_CHECK_FIRST_S = 3.0
@@ -31,10 +39,16 @@ PEER_CHECK_PERIOD_S = 30.0
 
 
 class LlmNode(Node):
-    """The language brain node; ``parameter_overrides`` beat YAML and defaults."""
+    """The language brain node; ``parameter_overrides`` beat YAML and defaults.
 
-    def __init__(self, parameter_overrides=None, node_name='llm_node'):
-        super().__init__(node_name)
+    Relative topic names (the defaults) resolve in ``namespace`` (or the one given with
+    ``-r __ns:=...`` / a launch ``namespace=``). After start-up, ``ros2 param set`` of a
+    parameter marked ``LIVE`` in ``core.settings`` is applied to the running engine; any
+    other is refused with a reason (``parameters_callback``).
+    """
+
+    def __init__(self, parameter_overrides=None, node_name='llm_node', namespace=None):
+        super().__init__(node_name, namespace=namespace)
         forward_python_logging(self.get_logger())
         s = self.settings = declare_all(self, 'llm_node', parameter_overrides)
         self.config = config_from(s, 'llm_node')  # checked once; typed groups
@@ -55,10 +69,14 @@ class LlmNode(Node):
                                     START_TIMEOUT_S)
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
         # Counts what arrives and what is answered; reports losses and QoS mismatches.
-        self.intake = IntakeWatch(self, s, self.utterance_callback)
-        self.get_logger().info('ready: listening on %s (model %s at %s, redis %s)' % (
-            s['topics.utterance'], s['ollama.model'], self.config.ollama.host,
-            safe_url(s['redis.url'])))
+        utterance_topic = full_topic_name(self, s['topics.utterance'])
+        self.intake = IntakeWatch(self, dict(s, **{'topics.utterance': utterance_topic}),
+                                  self.utterance_callback)
+        # Registered after declare_all: its own overrides are start-up values, not changes.
+        self.add_on_set_parameters_callback(self.parameters_callback)
+        self.get_logger().info('ready: listening on %s (model %s at %s from %s, redis %s)' % (
+            utterance_topic, s['ollama.model'], self.config.ollama.host,
+            self.config.ollama_host_source, safe_url(s['redis.url'])))
         self.peers_seen = 1  # publishers of the response topic at the last check, us included
         self.peer_checks = 0  # checks done so far
         self._first_peer_check = self.create_timer(PEER_CHECK_FIRST_S, self._peer_check_once)
@@ -68,6 +86,28 @@ class LlmNode(Node):
         # Built on the loop that runs it: on Python 3.8 (Foxy) asyncio objects such as
         # redis-py's pool lock bind to the loop current at creation.
         return Engine(config, self.publish_record, robot_state, origin=self.get_name())
+
+    def parameters_callback(self, params) -> SetParametersResult:
+        """Refuse start-up-only parameters with a reason; apply live ones to the engine.
+
+        Foxy's rclpy calls this before it stores the values and has no post-set callback,
+        so an accepted change is applied here, on the engine's loop, before returning
+        (bounded by ``APPLY_TIMEOUT_S``).
+        """
+        result = validate_change('llm_node', params, live=settings.live_names('llm_node'))
+        if not result.successful:
+            return result
+        changes = {p.name: settings.check('llm_node', p.name, p.value) for p in params}
+        config = self.config.with_changes(changes)
+        self.loop.run(self._apply(config), APPLY_TIMEOUT_S)
+        self.config = config
+        self.settings.update(changes)
+        self.get_logger().info('parameters changed: %s' % ', '.join(
+            '%s=%r' % item for item in sorted(changes.items())))
+        return result
+
+    async def _apply(self, config) -> None:
+        self.engine.apply(config)
 
     def utterance_callback(self, msg: String) -> None:
         """Hand the utterance to the engine; never blocks."""

@@ -40,14 +40,17 @@ def ros_args(params_file: Optional[str], overrides: List[str],
 class Isolation:
     """Private names for the nodes (and the client) of one process.
 
-    With ``name`` = ``claudia_llm_local_<pid>`` and ``namespace`` = ``/<name>``:
+    With ``name`` = ``claudia_llm_local_<pid>`` and ``namespace`` = ``/<name>``, isolation is
+    a node namespace plus a Redis key prefix:
 
-    - every ``topics.*`` of ``PRIVATE_TOPICS`` becomes ``<namespace><topic>`` for both nodes
-      (``llm_overrides``, ``diagnostics_overrides``); the client uses ``topics``;
+    - the nodes live in ``namespace`` (``remaps``: ``__ns``), which moves their relative
+      topics (the defaults, ``claudia/utterance`` ...), their names and parameter services
+      away from the robot's; /diagnostics is remapped there too, so a diagnostics
+      aggregator never mixes evaluation latencies with the robot's;
+    - a ``topics.*`` of ``PRIVATE_TOPICS`` configured absolute (which a namespace does not
+      move) is overridden to ``<namespace><topic>`` (``llm_overrides``,
+      ``diagnostics_overrides``); ``topics`` holds every one fully qualified, for the client;
     - ``robot.publish_sport_request`` is forced false;
-    - the nodes live in ``namespace`` (``remaps``: ``__ns``), so their names and parameter
-      services differ from the robot's ``/llm_node``; /diagnostics is remapped there too,
-      so a diagnostics aggregator never mixes evaluation latencies with the robot's;
     - ``redis.key_prefix`` becomes ``name``: request queue, result streams, caches, cancel
       stamps and orphan bookkeeping stay apart from another node on the same Redis
       (whose in-node worker would otherwise take these requests, and whose exact cache
@@ -67,19 +70,24 @@ class Isolation:
         self.namespace = '/' + self.name
         self.topics = {key: self.namespace + '/' + topics[key].lstrip('/')
                        for key in PRIVATE_TOPICS}
+        self._absolute = {key for key in PRIVATE_TOPICS if topics[key].startswith('/')}
         self.key_prefix = self.name
+
+    def _moved(self, keys) -> Dict[str, Any]:
+        return {key: self.topics[key] for key in keys if key in self._absolute}
 
     def llm_overrides(self) -> Dict[str, Any]:
         """``parameter_overrides`` of llm_node (they beat the YAML and ``-p``)."""
-        values: Dict[str, Any] = dict(self.topics)
+        values: Dict[str, Any] = self._moved(PRIVATE_TOPICS)
         values['robot.publish_sport_request'] = False
         values['redis.key_prefix'] = self.key_prefix
         return values
 
     def diagnostics_overrides(self) -> Dict[str, Any]:
         """``parameter_overrides`` of diagnostics_node: the private response topic."""
-        return {'topics.response': self.topics['topics.response'],
-                'diagnostics.prometheus_port': 0}
+        values: Dict[str, Any] = self._moved(('topics.response',))
+        values['diagnostics.prometheus_port'] = 0
+        return values
 
     def remaps(self) -> List[str]:
         """``-r`` rules for rclpy.init: the node namespace and /diagnostics."""

@@ -1,6 +1,6 @@
 """A running llm_node plus a client node over real DDS, for end-to-end tests."""
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import rclpy
 from std_msgs.msg import String
@@ -15,20 +15,24 @@ from claudia_llm.ros.spinning import NodeThreads
 class Stack:
     """llm_node with ``overrides``, an ``UtteranceClient`` and listeners on the outputs.
 
-    ``actions`` and ``replies`` collect every message seen on /claudia/action and
-    /claudia/reply. Call ``close()`` at the end.
+    ``actions`` and ``replies`` collect every message seen on <namespace>/claudia/action and
+    <namespace>/claudia/reply. ``ros_args`` go to ``rclpy.init`` (e.g. ``--params-file``);
+    ``namespace`` is llm_node's (the client stays in the root namespace). Call ``close()``
+    at the end.
     """
 
-    def __init__(self, overrides: Dict[str, Any]):
-        rclpy.init()
-        self.node = LlmNode(parameter_overrides=overrides)
-        self.client = UtteranceClient()
+    def __init__(self, overrides: Dict[str, Any], ros_args: Optional[List[str]] = None,
+                 namespace: Optional[str] = None):
+        rclpy.init(args=['stack'] + list(ros_args or []))
+        self.node = LlmNode(parameter_overrides=overrides, namespace=namespace)
+        ns = (namespace or '').rstrip('/')
+        self.client = UtteranceClient(ns + '/claudia/utterance', ns + '/claudia/response')
         self.actions: List[Dict[str, Any]] = []
         self.replies: List[str] = []
-        self.client.create_subscription(String, '/claudia/action',
+        self.client.create_subscription(String, ns + '/claudia/action',
                                         lambda m: self.actions.append(json.loads(m.data)),
                                         qos.reliable(10))
-        self.client.create_subscription(String, '/claudia/reply',
+        self.client.create_subscription(String, ns + '/claudia/reply',
                                         lambda m: self.replies.append(m.data), qos.reliable(10))
         self.spinning = NodeThreads([self.node, self.client])
         assert self.client.wait_for_node(10.0), 'llm_node never subscribed'

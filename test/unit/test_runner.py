@@ -16,20 +16,32 @@ def isolation():
 
 
 def test_every_published_or_subscribed_claudia_topic_moves(isolation):
-    """A ``topics.*`` parameter added later must not escape the isolation unnoticed."""
+    """A ``topics.*`` parameter added later must not escape the isolation unnoticed:
+    relative ones move with the namespace, absolute ones are overridden."""
     for node in settings.NODES:
-        names = {n for n in settings.NODES[node] if n.startswith('topics.')}
         overrides = (isolation.llm_overrides() if node == 'llm_node'
                      else isolation.diagnostics_overrides())
-        assert names <= set(overrides), names - set(overrides)
-        for name in names:
-            assert overrides[name].startswith('/claudia_llm_local_4242/')
-            assert overrides[name] != settings.NODES[node][name].default
+        for name in (n for n in settings.NODES[node] if n.startswith('topics.')):
+            default = settings.NODES[node][name].default
+            if default.startswith('/'):
+                assert overrides[name].startswith('/claudia_llm_local_4242/'), name
+            else:
+                assert name not in overrides, name
+            assert isolation.topics[name] == '/claudia_llm_local_4242/' + default.lstrip('/')
+
+
+def test_absolute_topics_of_a_user_yaml_are_overridden_into_the_namespace():
+    from claudia_llm.ros.runner import Isolation
+    values = settings.defaults('llm_node')
+    values['topics.utterance'] = '/claudia/utterance'
+    llm = Isolation(values, pid=7).llm_overrides()
+    assert llm['topics.utterance'] == '/claudia_llm_local_7/claudia/utterance'
+    assert 'topics.reply' not in llm  # relative: the namespace moves it
 
 
 def test_overrides_are_valid_values_and_turn_robot_output_off(isolation):
     llm = isolation.llm_overrides()
-    assert llm['topics.utterance'] == '/claudia_llm_local_4242/claudia/utterance'
+    assert isolation.topics['topics.utterance'] == '/claudia_llm_local_4242/claudia/utterance'
     assert llm['topics.sport_request'] == '/claudia_llm_local_4242/api/sport/request'
     assert llm['robot.publish_sport_request'] is False
     assert llm['redis.key_prefix'] == 'claudia_llm_local_4242'
