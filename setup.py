@@ -26,6 +26,7 @@ setup(
         'console_scripts': [
             'llm_node = claudia_llm.ros.llm_node:main',
             'diagnostics_node = claudia_llm.ros.diagnostics_node:main',
+            'go2_simulator = claudia_llm.ros.go2_simulator:main',
             'claudia-llm = claudia_llm.cli:main',
         ],
     },

@@ -17,7 +17,7 @@ stamp="$work/stamp"
 packages=(unitree_api unitree_go)
 
 import_check() {
-  "$py" -c 'from unitree_api.msg import Request; from unitree_go.msg import LowState, SportModeState' \
+  "$py" -c 'from unitree_api.msg import Request, Response; from unitree_go.msg import LowState, SportModeState' \
     >/dev/null 2>&1
 }
 
@@ -53,8 +53,12 @@ fi
 export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv" PATH="$venv/bin:$PATH"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
+# One build folder per source checkout: CMake refuses a build folder configured for another
+# source folder, and several checkouts (git worktrees) share one venv.
+builds="$work/build-$(printf '%s' "$src" | sha256sum | cut -c1-12)"
+
 build_one() {  # configure, build and install one package; output to its log
-  local pkg="$1" build="$work/build/$1"
+  local pkg="$1" build="$builds/$1"
   mkdir -p "$build"
   cmake -S "$src/$pkg" -B "$build" -DCMAKE_BUILD_TYPE=None -DBUILD_TESTING=OFF \
         -DCMAKE_INSTALL_PREFIX="$venv" -DPython3_EXECUTABLE="$py" \
@@ -83,7 +87,7 @@ done
 [ "$failed" -eq 0 ] || exit 1
 
 if ! import_check; then
-  "$py" -c 'from unitree_api.msg import Request; from unitree_go.msg import LowState' >&2 || true
+  "$py" -c 'from unitree_api.msg import Request, Response; from unitree_go.msg import LowState' >&2 || true
   echo "unitree test messages built but do not import in $venv" >&2
   exit 1
 fi

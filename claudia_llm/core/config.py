@@ -60,6 +60,9 @@ class TopicsConfig:
     reply: str
     action: str
     sport_request: str
+    sport_response: str
+    execution: str
+    sim_events: str
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,29 @@ class RobotConfig:
 
 
 @dataclass(frozen=True)
+class ExecutionConfig:
+    """``execution.*``: how the executor paces actions (``core.execution.executor``)."""
+
+    mode: str
+    resend_hz: float
+    timeout_margin_s: float
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """``sim.*``: the go2_simulator node's model (``testing.go2_sim``)."""
+
+    transition_s: float
+    trick_s: float
+    move_timeout_s: float
+    state_hz: float
+    low_state_hz: float
+    posture_mode: int
+    battery_percent: int
+    fail_api_ids: str
+
+
+@dataclass(frozen=True)
 class HTTPConfig:
     """``http.*``: the HTTP bridge (none yet)."""
 
@@ -144,7 +170,8 @@ class HTTPConfig:
 GROUPS = {'ollama': OllamaConfig, 'llm': LLMConfig, 'redis': RedisConfig,
           'topics': TopicsConfig, 'qos': QoSConfig, 'diagnostics': DiagnosticsConfig,
           'input': InputConfig, 'cache': CacheConfig, 'scheduler': SchedulerConfig,
-          'safety': SafetyConfig, 'robot': RobotConfig, 'http': HTTPConfig}
+          'safety': SafetyConfig, 'robot': RobotConfig, 'http': HTTPConfig,
+          'execution': ExecutionConfig, 'sim': SimConfig}
 """``{prefix: dataclass}``; a new prefix in the settings table needs a group here."""
 
 
@@ -169,6 +196,8 @@ class Config:
     safety: SafetyConfig
     robot: RobotConfig
     http: HTTPConfig
+    execution: ExecutionConfig
+    sim: SimConfig
     ollama_host_source: str = 'parameter ollama.host'
 
     def value(self, name: str) -> Any:

@@ -6,11 +6,14 @@ Shape (DESIGN.md, ``/claudia/response``)::
      "actions": [{"name", "api_id", "parameter"}], "source", "model",
      "latency_ms": {"total", <stage>...}, "error": null | {"code", "message"},
      "policy": [{"action", "rule", "reason"}], "cache": null | {"key", "matched", "score"},
-     "priority", "queue_depth"}
+     "priority", "queue_depth", "execution": null | {"state", "preempted", ...}}
 
-``policy``, ``cache``, ``priority`` and ``queue_depth`` are additions to the contract:
-what the safety policy changed and why, which cache entry answered, the request's
-priority and how many LLM requests were waiting when the record was published.
+``policy``, ``cache``, ``priority``, ``queue_depth`` and ``execution`` are additions to the
+contract: what the safety policy changed and why, which cache entry answered, the request's
+priority, how many LLM requests were waiting when the record was published, and what the
+executor did with the actions when the record was published (``state``: started | queued |
+stopped | refused | off; ``preempted``: request ids it dropped or stopped). How each action
+then ended is published on ``/claudia/execution``.
 """
 import json
 import time
@@ -61,6 +64,7 @@ class ResponseRecord:
     cache: Optional[Dict[str, Any]] = None
     priority: str = 'normal'
     queue_depth: int = 0
+    execution: Optional[Dict[str, Any]] = None
 
     def set_error(self, code: str, message: str) -> None:
         """Record an error; ``code`` is one of the codes in ``core.errors``."""

@@ -3,7 +3,8 @@
 The ROS layer declares exactly these (``ros/params.py``), ``config/claudia_llm.yaml``
 mirrors them (a test checks), ``core.config`` turns the values into typed, frozen groups
 (one dataclass per prefix: ``topics``, ``input``, ``ollama``, ``llm``, ``redis``, ``cache``,
-``scheduler``, ``safety``, ``robot``, ``qos``, ``diagnostics``, ``http``). ``check`` is the
+``scheduler``, ``safety``, ``robot``, ``qos``, ``diagnostics``, ``http``, ``execution``;
+``sim`` for go2_simulator, the third node of the table). ``check`` is the
 one validation, used by the nodes, the CLI's ``-p`` and the worker. Units are in the name's
 suffix: ``_s`` seconds, ``_ms`` ms. ``topics.*`` are relative (``claudia/utterance``), so
 a node namespace moves them (no namespace: ``/claudia/utterance``, as in DESIGN.md); the
@@ -69,6 +70,8 @@ LLM_NODE = _params(
     ('topics.reply', 'claudia/reply', 'Output topic: the reply text to speak.'),
     ('topics.action', 'claudia/action', 'Output topic: JSON list of Go2 actions.'),
     ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic on the robot.'),
+    ('topics.sport_response', '/api/sport/response', 'unitree_api/Response topic (failures).'),
+    ('topics.execution', 'claudia/execution', 'Output topic: JSON execution state per action.'),
     ('qos.utterance_depth', 1000, 'History depth of the utterance subscription, messages.',
      (1, 100000)),
     ('qos.utterance_reliability', 'reliable', 'Utterance subscription: reliable|best_effort.',
@@ -126,6 +129,31 @@ LLM_NODE = _params(
     ('robot.publish_sport_request', False, 'Publish unitree_api/Request (needs unitree_api).'),
     ('robot.sport_state_topic', '/lf/sportmodestate', 'unitree_go/SportModeState (low rate).'),
     ('robot.low_state_topic', '/lf/lowstate', 'unitree_go/LowState, battery soc (low rate).'),
+    ('execution.mode', 'replace', 'A new command sequence: replace the running one, or queue.',
+     ('replace', 'queue')),
+    ('execution.resend_hz', 10.0, 'Resend rate of held actions (Move, Euler), Hz.',
+     (1.0, 100.0)),
+    ('execution.timeout_margin_s', 3.0, 'Added to expected_s to bound a wait on SportModeState.',
+     (0.0, 60.0)),
+)
+
+GO2_SIMULATOR = _params(
+    ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic it answers.'),
+    ('topics.sport_response', '/api/sport/response', 'unitree_api/Response topic it publishes.'),
+    ('topics.sim_events', '/go2_sim/events', 'JSON per request and per walk, simulator clock.'),
+    ('robot.sport_state_topic', '/lf/sportmodestate', 'unitree_go/SportModeState it publishes.'),
+    ('robot.low_state_topic', '/lf/lowstate', 'unitree_go/LowState it publishes.'),
+    ('sim.transition_s', 0.8, 'Duration of a posture change (StandUp, Sit, ...), seconds.',
+     (0.0, 30.0)),
+    ('sim.trick_s', 1.5, 'Duration of a trick (Hello, Dance1, ...), seconds.', (0.0, 60.0)),
+    ('sim.move_timeout_s', 0.5, 'A Move not refreshed within this stops, seconds.',
+     (0.05, 10.0)),
+    ('sim.state_hz', 20.0, 'SportModeState publishing rate, Hz.', (1.0, 500.0)),
+    ('sim.low_state_hz', 2.0, 'LowState publishing rate, Hz.', (0.1, 100.0)),
+    ('sim.posture_mode', 5, 'SportModeState.mode at start (5 lieDown, 1 balanceStand).',
+     (0, 255)),
+    ('sim.battery_percent', 80, 'LowState bms_state.soc, percent.', (0, 100)),
+    ('sim.fail_api_ids', '', 'Api ids answered with 3203 (not supported), comma-separated.'),
 )
 
 DIAGNOSTICS_NODE = _params(
@@ -141,7 +169,8 @@ DIAGNOSTICS_NODE = _params(
      (0, 65535)),
 )
 
-NODES = {'llm_node': LLM_NODE, 'diagnostics_node': DIAGNOSTICS_NODE}
+NODES = {'llm_node': LLM_NODE, 'diagnostics_node': DIAGNOSTICS_NODE,
+         'go2_simulator': GO2_SIMULATOR}
 
 
 def live_names(node: str) -> Tuple[str, ...]:

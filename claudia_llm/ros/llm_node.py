@@ -2,6 +2,8 @@
 
 The node only translates: callbacks hand each message to the engine's event loop and
 return at once; the engine (``core.app.Engine``) answers and calls ``publish_record``.
+Actions reach ``/api/sport/request`` only through the executor (``ros.execution``), which
+publishes how each one went on ``/claudia/execution``.
 """
 import logging
 import time
@@ -25,6 +27,7 @@ from claudia_llm.ros.compat import (
     log_warning,
     try_shutdown,
 )
+from claudia_llm.ros.execution import ExecutionBridge
 from claudia_llm.ros.intake_watch import IntakeWatch
 from claudia_llm.ros.log_bridge import forward_python_logging
 from claudia_llm.ros.params import declare_all, validate_change
@@ -63,10 +66,12 @@ class LlmNode(Node):
                                      publish_requests=s['robot.publish_sport_request'],
                                      request_topic=s['topics.sport_request'],
                                      sport_state_topic=s['robot.sport_state_topic'],
-                                     low_state_topic=s['robot.low_state_topic'])
+                                     low_state_topic=s['robot.low_state_topic'],
+                                     response_topic=s['topics.sport_response'])
         self.loop = LoopThread('llm_node-loop')
         self.engine = self.loop.run(self._build_engine(self.config, robot_state),
                                     START_TIMEOUT_S)
+        self.execution = ExecutionBridge(self, self.unitree, self.engine.registry, s)
         self.loop.run(self.engine.start(), START_TIMEOUT_S)
         # Counts what arrives and what is answered; reports losses and QoS mismatches.
         utterance_topic = full_topic_name(self, s['topics.utterance'])
@@ -152,7 +157,9 @@ class LlmNode(Node):
         self.check_peers()
 
     def publish_record(self, record: ResponseRecord) -> None:
-        """Publish actions first (the robot acts at once), then reply and record.
+        """Hand actions to the executor first (the robot acts at once), then publish the rest.
+
+        Then ``/claudia/action``, reply and record (the executor's answer in ``execution``).
 
         After shutdown began (Ctrl-C shuts the context down while answers may still be in
         flight) the record is only logged: its publishers are gone.
@@ -163,8 +170,8 @@ class LlmNode(Node):
             return
         action = record.action_message()
         if action is not None:
+            record.execution = self.execution.submit(record.request_id, record.actions)
             self.action_pub.publish(String(data=action))
-            self.unitree.publish(record.actions)
         if record.reply:
             self.reply_pub.publish(String(data=record.reply))
         self.response_pub.publish(String(data=record.to_json()))
@@ -176,6 +183,8 @@ class LlmNode(Node):
 
     def destroy_node(self):
         """Close the engine's clients and stop its loop, then destroy the node."""
+        if hasattr(self, 'execution'):
+            self.execution.close()
         if not hasattr(self, 'engine'):  # __init__ failed part way
             if hasattr(self, 'loop'):
                 self.loop.stop()

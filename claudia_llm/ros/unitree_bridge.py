@@ -3,10 +3,14 @@
 Only where the Unitree interface packages import (built from unitree_ros2 on the robot):
 
 - ``unitree_api/msg/Request`` on ``topics.sport_request`` (``/api/sport/request``), one per
-  action, when ``robot.publish_sport_request`` is true;
+  ``send`` (the executor, ``ros.execution``, is the only caller in the node), when
+  ``robot.publish_sport_request`` is true;
+- ``unitree_api/msg/Response`` from ``topics.sport_response`` (``/api/sport/response``):
+  ``header.identity`` and ``header.status.code`` go to ``response_listeners``;
 - ``unitree_go/msg/SportModeState`` (``mode`` -> posture) and ``unitree_go/msg/LowState``
   (``bms_state.soc`` -> battery percent) into the shared ``RobotState``, which the safety
-  policy reads when it checks actions.
+  policy reads when it checks actions; ``mode`` and ``progress`` also go to
+  ``sport_listeners`` (the executor's completion checks).
 
 Without those packages the bridge logs that once at INFO and does nothing: posture and
 battery then come from the ``safety.*`` parameters and from the actions published. The message
@@ -16,7 +20,7 @@ import importlib
 import json
 import threading
 import time
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from claudia_llm.core.record import Action
 from claudia_llm.core.safety.robot_state import RobotState
@@ -53,13 +57,15 @@ class UnitreeBridge:
         request_topic: topic of the requests (``topics.sport_request``).
         sport_state_topic: SportModeState topic; '' = do not subscribe.
         low_state_topic: LowState topic; '' = do not subscribe.
+        response_topic: Response topic of the sport service; '' = do not subscribe.
 
     All topics use reliable, volatile, keep-last 10, like unitree_ros2's own examples.
     """
 
     def __init__(self, node, robot_state: RobotState, publish_requests: bool,
                  request_topic: str = '/api/sport/request',
-                 sport_state_topic: str = '/sportmodestate', low_state_topic: str = '/lowstate'):
+                 sport_state_topic: str = '/sportmodestate', low_state_topic: str = '/lowstate',
+                 response_topic: str = ''):
         self._node = node
         self._state = robot_state
         self._publisher = None
@@ -67,6 +73,8 @@ class UnitreeBridge:
         self._id_lock = threading.Lock()
         self._last_id = 0
         self.subscriptions: List[Any] = []
+        self.sport_listeners: List[Callable[[int, float], None]] = []
+        self.response_listeners: List[Callable[[int, int, int], None]] = []
         missing = []
         if publish_requests:
             self._request_type = _import('unitree_api.msg', 'Request')
@@ -75,14 +83,16 @@ class UnitreeBridge:
             else:
                 self._publisher = node.create_publisher(self._request_type, request_topic,
                                                         qos.action())
-        topics = [(sport_state_topic, 'SportModeState', self.sport_state_callback),
-                  (low_state_topic, 'LowState', self.low_state_callback)]
-        for topic, type_name, callback in topics:
+        topics = [(sport_state_topic, 'unitree_go', 'SportModeState', self.sport_state_callback),
+                  (low_state_topic, 'unitree_go', 'LowState', self.low_state_callback),
+                  (response_topic if self._publisher else '', 'unitree_api', 'Response',
+                   self.response_callback)]
+        for topic, package, type_name, callback in topics:
             if not topic:
                 continue
-            msg_type = _import('unitree_go.msg', type_name)
+            msg_type = _import(package + '.msg', type_name)
             if msg_type is None:
-                missing.append('unitree_go (no %s)' % topic)
+                missing.append('%s (no %s)' % (package, topic))
                 continue
             self.subscriptions.append(node.create_subscription(msg_type, topic, callback,
                                                                qos.reliable(10)))
@@ -95,26 +105,41 @@ class UnitreeBridge:
         """True when ``publish`` sends ``unitree_api/Request`` messages."""
         return self._publisher is not None
 
-    def publish(self, actions: List[Action]) -> int:
-        """Publish one Request per action, in order; returns how many were published.
+    def send(self, action: Action) -> Optional[int]:
+        """Publish one Request for ``action``; returns its ``header.identity.id`` or None.
 
         ``header.identity.id`` is unique and increasing (nanoseconds since the epoch, bumped
         on collision), ``header.identity.api_id`` the action's sport API id, ``parameter``
-        the JSON text of ``sport_parameter``.
+        the JSON text of ``sport_parameter``. Any thread may call it.
         """
         if self._publisher is None:
-            return 0
-        for action in actions:
-            msg = self._request_type()
-            msg.header.identity.id = self._next_id()
-            msg.header.identity.api_id = int(action.api_id)
-            msg.parameter = sport_parameter(action)
-            self._publisher.publish(msg)
-        return len(actions)
+            return None
+        msg = self._request_type()
+        msg.header.identity.id = ident = self._next_id()
+        msg.header.identity.api_id = int(action.api_id)
+        msg.parameter = sport_parameter(action)
+        self._publisher.publish(msg)
+        return ident
+
+    def publish(self, actions: List[Action]) -> int:
+        """Publish one Request per action back to back, unpaced; returns how many.
+
+        Only for tests that show what unpaced sending does to a robot in a transition; the
+        node sends through the executor.
+        """
+        return len([a for a in actions if self.send(a) is not None])
 
     def sport_state_callback(self, msg) -> None:
-        """Update the posture from SportModeState."""
+        """Update the posture from SportModeState; pass mode and progress on."""
         self._state.update_from_sport_mode(msg.mode)
+        for listener in self.sport_listeners:
+            listener(int(msg.mode), float(msg.progress))
+
+    def response_callback(self, msg) -> None:
+        """Pass ``(identity id, api_id, status code)`` of a sport Response on."""
+        identity = msg.header.identity
+        for listener in self.response_listeners:
+            listener(int(identity.id), int(identity.api_id), int(msg.header.status.code))
 
     def low_state_callback(self, msg) -> None:
         """Update the battery percent from LowState; an impossible soc is logged and ignored."""

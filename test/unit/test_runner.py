@@ -18,7 +18,8 @@ def isolation():
 def test_every_published_or_subscribed_claudia_topic_moves(isolation):
     """A ``topics.*`` parameter added later must not escape the isolation unnoticed:
     relative ones move with the namespace, absolute ones are overridden."""
-    for node in settings.NODES:
+    from claudia_llm.ros.runner import NODE_KEYS  # the nodes it runs (not go2_simulator)
+    for node in NODE_KEYS:
         overrides = (isolation.llm_overrides() if node == 'llm_node'
                      else isolation.diagnostics_overrides())
         for name in (n for n in settings.NODES[node] if n.startswith('topics.')):

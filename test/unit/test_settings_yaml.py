@@ -50,7 +50,7 @@ def commented_leaves(text):
     return found
 
 
-def test_yaml_has_exactly_the_two_nodes():
+def test_yaml_has_exactly_the_declared_nodes():
     with open(YAML_PATH, encoding='utf-8') as stream:
         assert set(yaml.safe_load(stream)) == set(settings.NODES)
 

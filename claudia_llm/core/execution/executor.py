@@ -142,7 +142,7 @@ class Executor:
         self.feedback.sport_state(mode, progress)
 
     def response(self, identity_id: int, api_id: int, code: int) -> None:
-        """Feed one sport API response (``header.identity``, ``header.status.code``).
+        """Feed one sport API answer: ``header.identity`` id and api id, status code.
 
         A failure of an action no longer running is reported here as a 'failed' event;
         the running action reports its own.
