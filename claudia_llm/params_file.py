@@ -1,9 +1,10 @@
-"""Reading a ROS parameters YAML for the command line, with one-line errors.
+"""Parameters for the command line: the ``--config`` YAML and ``-p`` items, one-line errors.
 
-``cli`` and ``worker_main`` both read ``--config``; this module is what they share, so
-neither imports the other.
+``cli``, ``session`` and ``worker_main`` read ``--config``; ``-p`` values are checked by
+``core.settings.check``, as the nodes check them.
 """
-from typing import Any, Optional
+import sys
+from typing import Any, Dict, List, Optional
 
 
 class UsageError(Exception):
@@ -65,3 +66,56 @@ def _shape_problem(data: Any, where: str = '') -> Optional[str]:
             if problem:
                 return problem
     return None
+
+
+def node_settings(path: str, data: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """``{node: settings}`` of both nodes from ``path``; a bad name or type is a UsageError."""
+    from claudia_llm.core.errors import ConfigError
+    from claudia_llm.core.settings import NODES, load_yaml
+    try:
+        return {node: load_yaml(node, path) for node in NODES}
+    except ConfigError as exc:
+        raise UsageError('--config %s: %s' % (path, exc)) from exc
+
+
+def checked_overrides(items: List[str]) -> List[str]:
+    """Check ``-p NAME:=VALUE`` items with ``settings.check``, as the nodes will.
+
+    Unknown names are reported (a typo would otherwise pass silently); a whole number
+    given for a float parameter gets ``.0`` (ROS refuses INTEGER for a DOUBLE).
+
+    Raises:
+        UsageError: an item without ``:=``, whose value is not YAML, or whose value
+            ``settings.check`` refuses (type or bounds).
+    """
+    import yaml
+
+    from claudia_llm.core.errors import ConfigError
+    from claudia_llm.core.settings import NODES, check
+    checked = []
+    for item in items:
+        name, sep, value = item.partition(':=')
+        if not sep or not name:
+            raise UsageError('-p needs NAME:=VALUE, got %r' % item)
+        try:
+            parsed = yaml.safe_load(value)  # rcl parses the value as YAML too
+        except yaml.YAMLError as exc:
+            raise UsageError('-p %s: the value is not valid YAML: %s' % (item, yaml_problem(exc))
+                             ) from exc
+        nodes = [node for node, table in NODES.items() if name in table]
+        if not nodes:
+            print('claudia-llm: warning: unknown parameter %r (ignored)' % name,
+                  file=sys.stderr)
+            continue
+        default = NODES[nodes[0]][name].default
+        if parsed is None and isinstance(default, str):
+            parsed = ''  # `-p ollama.host:=` means the empty text
+        try:
+            for node in nodes:
+                check(node, name, parsed)
+        except ConfigError as exc:
+            raise UsageError('-p %s: %s' % (item, exc)) from exc
+        if isinstance(default, float) and value.strip().lstrip('+-').isdigit():
+            value = value.strip() + '.0'
+        checked.append('%s:=%s' % (name, value))
+    return checked

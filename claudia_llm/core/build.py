@@ -69,8 +69,11 @@ def make_llm(config: Config, profile: Optional[PromptProfile] = None) -> OllamaC
 
 
 def make_redis_clients(config: Config, block_s: float = BLOCK_S) -> Tuple[Any, Any]:
-    """``(commands, blocking)`` clients of ``redis.url``: one pool for commands and one
-    single connection for XREADGROUP BLOCK of up to ``block_s`` seconds (``redis_conn``)."""
+    """Return ``(commands, blocking)`` Redis clients of ``redis.url``.
+
+    One pool for commands and one single connection for XREADGROUP BLOCK of up to
+    ``block_s`` seconds (``core.redis_conn``); neither connects before its first command.
+    """
     r = config.redis
     kw = dict(socket_timeout_s=r.socket_timeout_s, connect_timeout_s=r.connect_timeout_s)
     return (make_redis(r.url, **kw),
@@ -126,10 +129,13 @@ def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: 
     Args:
         config: llm_node's configuration (``scheduler``, ``ollama``, ``redis``).
         llm: ``core.llm.OllamaChat``.
-        redis, blocking_redis: ``make_redis_clients`` (not closed by the scheduler).
+        redis: the commands client of ``make_redis_clients`` (not closed here); None for
+            the in-process scheduler only.
+        blocking_redis: its blocking client (not closed here).
         on_orphan: ``(request, result, error)``, sync or async: outcomes of requests this
             origin submitted before a restart (``redis_orphans`` docstring).
         origin: name of this submitter, unique and stable (the node name).
+        redis_factory: builds the in-node worker's own blocking client (``make_redis``).
     """
     s, r = config.scheduler, config.redis
     slots = SlotLimiter(min(config.ollama.parallel_slots, s.max_concurrency))

@@ -177,6 +177,7 @@ def live_names(node: str) -> Tuple[str, ...]:
     """Names of ``node``'s parameters marked ``LIVE`` (applied while running)."""
     return tuple(name for name, p in NODES[node].items() if p.live)
 
+
 def ollama_host(value: str, environ: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
     """The Ollama URL to use and where it came from: parameter > environment > default.
 

@@ -41,7 +41,6 @@ class OrphanBook:
             log.info('%d LLM requests from before a restart are still open; they will be '
                      'answered or expired', len(self._orphans))
 
-
     async def _settle_orphan(self, ticket: str, result: Any,
                              error: Optional[LLMError]) -> None:
         """Pass an orphan's outcome to ``on_orphan`` if this call wins the HDEL claim."""
@@ -67,7 +66,6 @@ class OrphanBook:
         except Exception:  # noqa: BLE001 - a failing callback must not stop the reader
             log.exception('on_orphan failed for request %s', request_id)
 
-
     async def _expire_orphans(self) -> None:
         now = time.time()
         for ticket, request in list(self._orphans.items()):
@@ -75,4 +73,3 @@ class OrphanBook:
                 await self._settle_orphan(ticket, None, RequestExpired(
                     'request %s (from before a restart) expired unanswered'
                     % request.request_id))
-

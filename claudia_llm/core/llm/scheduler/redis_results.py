@@ -47,7 +47,6 @@ class ResultsReader:
         if self._lost is not None:
             self._lost.clear()
 
-
     async def _read_loop(self) -> None:
         while not self._closing:
             try:
@@ -73,7 +72,6 @@ class ResultsReader:
                 log.exception('results reader of %s failed; restarting it', self.origin)
                 await asyncio.sleep(self.retry_interval_s)
 
-
     async def _read_once(self) -> None:
         """Handle new results (BLOCK up to ``block_s``), then housekeeping.
 
@@ -96,7 +94,6 @@ class ResultsReader:
         await self._expire_orphans()
         await self._refresh_depth()
 
-
     async def _on_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
         data = {as_text(k): v for k, v in fields.items()}
         ticket = as_text(data.get('ticket', b''))
@@ -118,7 +115,6 @@ class ResultsReader:
         async with self.redis.pipeline(transaction=False) as pipe:
             await pipe.xack(stream, K.RESULTS_GROUP, entry_id).xdel(stream, entry_id).execute()
 
-
     async def _requeue_all(self) -> None:
         for request, future in list(self._waiters.values()):
             if future.done() or request.ticket in self._answered:
@@ -128,7 +124,6 @@ class ResultsReader:
             except (SchedulerBusy, RedisLost) as exc:
                 if not future.done():
                     future.set_exception(exc)
-
 
     async def _refresh_depth(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -146,7 +141,6 @@ class ResultsReader:
         self._pending = sum(pending)
         self._depth = max(sum(lengths) - self._pending, 0)
 
-
     def _mark_down(self, exc: BaseException) -> None:
         if self.available:
             log.warning('LLM queue in Redis unreachable (%s: %s); retrying every %.1f s',
@@ -154,4 +148,3 @@ class ResultsReader:
         self.available = False
         if self._lost is not None:
             self._lost.set()
-

@@ -277,4 +277,3 @@ async def _cancel_and_wait(task: Optional[asyncio.Task], bound_s: float) -> None
     while task is not None and not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=bound_s + 1.0)
-

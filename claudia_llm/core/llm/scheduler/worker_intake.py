@@ -1,4 +1,6 @@
-"""Which request entry an ``LLMWorker`` takes next, for each free slot, in this order:
+"""Which request entry an ``LLMWorker`` takes next.
+
+For each free slot it reads, in this order:
 
 1. entries pending longer than ``claim_idle_s`` on any consumer (XAUTOCLAIM; a worker that
    died mid-request), high stream first;
@@ -38,7 +40,6 @@ class StreamIntake:
                 if 'BUSYGROUP' not in str(exc):
                     raise
 
-
     async def _resume_own_pending(self) -> None:
         """Take back what this consumer name held before a restart."""
         while True:
@@ -56,7 +57,6 @@ class StreamIntake:
                 return
             except REDIS_DOWN_ERRORS as exc:
                 await self._on_loop_error(exc)
-
 
     async def _next_entry(self) -> Optional[Entry]:
         entry = await self._autoclaim()
@@ -82,7 +82,6 @@ class StreamIntake:
         self._buffer.extend(entries[1:])
         return entries[0]
 
-
     async def _take_buffered(self, rank: int) -> Optional[Entry]:
         """The oldest buffered entry of ``rank`` that no other worker has taken over."""
         for entry in sorted((e for e in self._buffer if e[0] == rank),
@@ -93,7 +92,6 @@ class StreamIntake:
             if owner and as_text(owner[0]['consumer']) == self.name:
                 return entry
         return None
-
 
     async def _autoclaim(self) -> Optional[Entry]:
         now = time.monotonic()
