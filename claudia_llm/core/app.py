@@ -58,7 +58,8 @@ class Engine:
             registry=self.registry, policy=self.policy, robot_state=self.robot_state,
             exact=self.exact, semantic=self.semantic, scheduler=self.scheduler,
             publish=publish, model=c.ollama.model, max_chars=c.input.max_chars,
-            max_bytes=c.input.max_bytes, deadline_s=c.scheduler.deadline_s)
+            max_bytes=c.input.max_bytes, deadline_s=c.scheduler.deadline_s,
+            spellings=self.lexicon.spellings())
         self._tasks = []
 
     def apply(self, config: Config) -> None:

@@ -47,11 +47,14 @@ class Pipeline:
         model: Ollama model tag, copied into records.
         max_chars, max_bytes: input limits.
         deadline_s: how long an LLM request may wait and run, seconds.
+        spellings: the lexicon's kana spellings (``Lexicon.spellings()``), so commands
+            written in other scripts reach the exact tier; None: utterances as written.
     """
 
     def __init__(self, *, registry, policy: SafetyPolicy, robot_state: RobotState,
                  exact: ExactCache, semantic, scheduler, publish: Publish, model: str,
-                 max_chars: int = 500, max_bytes: int = 4096, deadline_s: float = 10.0):
+                 max_chars: int = 500, max_bytes: int = 4096, deadline_s: float = 10.0,
+                 spellings=None):
         self.registry = registry
         self.policy = policy
         self.robot_state = robot_state
@@ -63,6 +66,7 @@ class Pipeline:
         self.max_chars = max_chars
         self.max_bytes = max_bytes
         self.deadline_s = deadline_s
+        self.spellings = spellings
         self._last_emergency = 0.0  # wall-clock stamp of the last emergency stop
         # High-risk actions are only understood from strict keys (see core.commands).
         self.high_risk = frozenset(spec.name for spec in registry if spec.risk == 'high')
@@ -164,7 +168,7 @@ class Pipeline:
             hit = await self.exact.check(key, kind)
             return hit.answer if hit is not None else None
 
-        answer = await commands.compose_async(text, lookup, self.high_risk)
+        answer = await commands.compose_async(text, lookup, self.high_risk, self.spellings)
         if answer is not None:
             record.source = 'exact'
         return answer

@@ -11,10 +11,9 @@ from claudia_llm.core.understanding.normalize import normalize
 from claudia_llm.core.understanding.sentence_type import sentence_type
 
 RULES = {
-    'ja question mark': ('question', ['疲れた？', '元気?', '座れる？', 'ダンスできる？',
-                                      '座ってない？']),
-    'ja question particle': ('question', ['疲れたの', '元気かな', '眠いのかしら', '踊れるか',
-                                          '何してるの']),
+    'ja question mark': ('question', ['疲れた？', '元気?', '座る？', '疲れる？', '座ってない？']),
+    'ja question particle': ('question', ['疲れたの', '元気かな', '眠いのかしら', '何してるの']),
+    'ja potential asked': ('request', ['座れる？', 'ダンスできる？', '踊れるか', '寝られる？']),
     'ja interrogative': ('question', ['何が好き', 'どこに行く', '誰と遊んだ']),
     'ja te-form request': ('request', ['座って', 'ふせて', '座ってね', '止まらないで']),
     'ja request auxiliary': ('request', ['座ってください', '座ってくれる？', '立ってくれない？',
@@ -87,7 +86,7 @@ def test_lexicon_entries_serve_statements_and_requests_but_not_questions():
         cache = ExactCache(FailoverStore(None), 'm', 'p')
         await cache.store_answer(normalize('座って'), sit, source='lexicon')
         return [await cache.check(normalize(t), sentence_type(t))
-                for t in ('お座り', '座ってくれる？', '座る？')]
+                for t in ('お座り', '座ってくれる？', '座るの？')]
 
     noun, request, question = asyncio.run(run())
     assert noun is not None and request is not None and question is None

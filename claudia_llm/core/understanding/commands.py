@@ -17,6 +17,7 @@ from claudia_llm.core.record import Answer
 
 from .japanese import analyse, is_filler, is_punctuation
 from .normalize import EN_FILLERS, STRICT_PREFIX, fold_width_case, has_kana, normalize, strict_key
+from .readings import Spellings
 
 MAX_SEGMENTS = 6
 Lookup = Callable[[str], Optional[Answer]]
@@ -129,22 +130,35 @@ def split_sequence(text: str) -> List[str]:
 Steps = Generator[str, Optional[Answer], Optional[Answer]]
 
 
-def _lookup_steps(text: str, high_risk: Collection[str]) -> Steps:
-    """Yield the strict key, then the folded key; return the answer (see ``lookup_one``)."""
+def _lookup_steps(text: str, high_risk: Collection[str],
+                  spellings: Optional[Spellings] = None) -> Steps:
+    """Yield the strict key, the folded key, then the folded keys of other spellings.
+
+    Returns the answer (see ``lookup_one``). Spelling variants (``core.readings``) are tried
+    only by folded key, so they can never produce a high-risk action.
+    """
     strict = strict_key(text)
     answer = (yield strict) if strict != STRICT_PREFIX else None
     if answer is not None:
         return answer
-    key = normalize(text)
-    answer = (yield key) if key else None
-    if answer is not None and any(a.name in high_risk for a in answer.intent):
-        return None
-    return answer
+    keys = [normalize(text)]
+    if spellings is not None and has_kana(fold_width_case(text)):
+        keys += [normalize(v) for v in spellings.variants(text)]
+    tried = set()
+    for key in keys:
+        if not key or key in tried:
+            continue
+        tried.add(key)
+        answer = yield key
+        if answer is not None:
+            return None if any(a.name in high_risk for a in answer.intent) else answer
+    return None
 
 
-def _compose_steps(text: str, high_risk: Collection[str]) -> Steps:
+def _compose_steps(text: str, high_risk: Collection[str],
+                   spellings: Optional[Spellings] = None) -> Steps:
     """The logic of ``compose``: yields keys to look up, receives their answers."""
-    whole = yield from _lookup_steps(text, high_risk)
+    whole = yield from _lookup_steps(text, high_risk, spellings)
     if whole is not None:
         return whole
     folded = fold_width_case(text)
@@ -157,7 +171,7 @@ def _compose_steps(text: str, high_risk: Collection[str]) -> Steps:
     while i < len(spans):
         for j in range(len(spans), i, -1):
             segment = folded[spans[i][0]:spans[j - 1][1]]
-            answer = yield from _lookup_steps(segment, high_risk)
+            answer = yield from _lookup_steps(segment, high_risk, spellings)
             if answer is not None and answer.kind == 'command' and answer.intent:
                 break
         else:
@@ -198,8 +212,8 @@ def lookup_one(text: str, lookup: Lookup,
     return _run(_lookup_steps(text, risky), lookup)
 
 
-def compose(text: str, lookup: Lookup,
-            high_risk: Optional[Collection[str]] = None) -> Optional[Answer]:
+def compose(text: str, lookup: Lookup, high_risk: Optional[Collection[str]] = None,
+            spellings: Optional[Spellings] = None) -> Optional[Answer]:
     """Answer ``text`` from exact keys alone, composing sequences.
 
     Args:
@@ -208,6 +222,8 @@ def compose(text: str, lookup: Lookup,
         high_risk: action names only a strict key may produce; None means the packaged
             action table's ``risk: high`` actions (pass ``Lexicon.high_risk()`` when the
             table comes from elsewhere).
+        spellings: kana spellings of the lexicon's words (``Lexicon.spellings()``) whose
+            variants are tried after the utterance as written; None tries none.
 
     Returns:
         The whole utterance's answer if its key is known; else, when it splits into
@@ -224,13 +240,15 @@ def compose(text: str, lookup: Lookup,
     True
     """
     risky = default_high_risk() if high_risk is None else high_risk
-    return _run(_compose_steps(text, risky), lookup)
+    return _run(_compose_steps(text, risky, spellings), lookup)
 
 
 async def compose_async(text: str, lookup: AsyncLookup,
-                        high_risk: Optional[Collection[str]] = None) -> Optional[Answer]:
+                        high_risk: Optional[Collection[str]] = None,
+                        spellings: Optional[Spellings] = None) -> Optional[Answer]:
     """``compose`` with an async ``lookup`` (for example a Redis-backed exact cache)."""
-    steps = _compose_steps(text, default_high_risk() if high_risk is None else high_risk)
+    steps = _compose_steps(text, default_high_risk() if high_risk is None else high_risk,
+                           spellings)
     try:
         key = next(steps)
         while True:

@@ -37,7 +37,9 @@ GREETINGS = {'コンニチハ': 'コンニチハ', 'コンバンハ': 'コンバ
              'ハロー': 'ハロー', 'オッス': 'オッス'}
 # Request and politeness endings that do not change what is asked (lemmas).
 _POLITE_LEMMAS = frozenset(('下さる', '呉れる', '為さる', '頂戴', '貰う', '頂く', '欲しい', '見る',
-                            'ます', 'です', '御座る'))
+                            'ます', 'です', '御座る', '御覧'))
+_REQUEST_AUX = frozenset(('呉れる', '貰う', '頂く'))
+_NEGATIONS = frozenset(('ない', 'ず', 'ぬ', 'ん'))
 _FINAL_PARTICLES = frozenset(('ね', 'よ', 'な', 'ぞ', 'ぜ', 'わ', 'さ', 'ねえ', 'なあ', 'よね'))
 _SOFTENERS = frozenset(('ちょっと', 'どうか', 'どうぞ', 'ちょい'))
 
@@ -271,6 +273,8 @@ def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
     ['座っ', 'て']
     >>> surfaces(drop_politeness(analyse('座りません')))
     ['座り', 'ん']
+    >>> surfaces(drop_politeness(analyse('座ってくれませんか')))
+    ['座っ', 'て']
     >>> surfaces(drop_politeness(analyse('座るな')))
     ['座る', 'な']
     >>> surfaces(drop_politeness(analyse('可愛いね')))
@@ -288,8 +292,14 @@ def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
                     not out[-2].cform.startswith('連用形-一般'):
                 break  # prohibitive な (座るな = don't sit)
             out.pop()
-        elif last.surface == 'か' and len(out) > 2 and out[-2].lemma in _POLITE_LEMMAS:
-            out.pop()
+        elif last.surface == 'か' and (out[-2].cform.startswith('意志推量形') or len(out) > 2 and (
+                out[-2].lemma in _POLITE_LEMMAS or _negated_request(out[:-1]))):
+            out.pop()  # 座ってもらえるか, 座ろうか, 座ってくれないか
+        elif last.pos1 == '助動詞' and _negated_request(out):
+            out.pop()  # くれない / くれません: a polite request, not a negation
+        elif last.lemma == '良い' and len(out) > 4 and out[-2].surface == 'も' and \
+                out[-3].lemma == 'て' and out[-4].lemma in _REQUEST_AUX:
+            del out[-3:]  # 座ってもらってもいい
         elif last.lemma in _POLITE_LEMMAS and out[-2].surface in ('て', 'で', 'し') or \
                 last.lemma in ('下さる', '為さる', '頂戴', '御座る'):
             out.pop()
@@ -304,6 +314,12 @@ def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
     if all(m.pos1 == '接頭辞' for m in out):
         return list(morphs)  # politeness alone (お願いします) stays as said
     return out
+
+
+def _negated_request(morphs: Sequence[Morph]) -> bool:
+    """True when ``morphs`` end in て + くれる/もらえる/いただける + a negation (くれない)."""
+    return (len(morphs) > 3 and morphs[-1].pos1 == '助動詞' and morphs[-1].lemma in _NEGATIONS
+            and morphs[-2].lemma in _REQUEST_AUX and morphs[-3].lemma in ('て', 'で'))
 
 
 def drop_light_verb(morphs: Sequence[Morph]) -> List[Morph]:

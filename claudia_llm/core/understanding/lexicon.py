@@ -31,6 +31,7 @@ from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.safety.actions import ActionRegistry
 
 from .normalize import normalize, strict_key
+from .readings import Spellings
 
 LANGUAGES = ('ja', 'zh', 'en')
 Group = Tuple[str, ...]
@@ -69,6 +70,7 @@ class Lexicon:
         self._replies = replies
         self._registry = registry
         self._high_risk = frozenset(s.name for s in registry if s.risk == 'high')
+        self._spellings: Optional[Spellings] = None
         self._check_keys()
 
     @classmethod
@@ -103,6 +105,12 @@ class Lexicon:
     def entries(self) -> List[LexiconEntry]:
         """All entries in file order."""
         return list(self._entries)
+
+    def spellings(self) -> Spellings:
+        """Kana spellings of the Japanese phrases' words (built once, ~2 ms)."""
+        if self._spellings is None:
+            self._spellings = Spellings(e.phrase for e in self._entries if e.lang == 'ja')
+        return self._spellings
 
     def high_risk(self) -> FrozenSet[str]:
         """Names of the registry's high-risk actions (strict keys only)."""

@@ -7,7 +7,8 @@ exact-cache key (``core.cache.exact``) and a guard of the semantic cache (``core
 Rules, in this order (the first that applies wins):
 
 - request: Japanese request forms (て/で at the end, imperative, volitional 〜よう/〜ましょう,
-  ください, なさい, てくれる/てもらえる/ていただける with or without か/？, てほしい, お願い);
+  ください, なさい, てくれる/てもらえる/ていただける with or without か/？, てほしい, お願い,
+  and a potential verb asked with ？ or か: 座れる？, ダンスできる？ = "can you sit?");
   Chinese 请/麻烦/帮我 at the start, 吧 at the end (without ？), 好吗/好不好/行吗/可以吗 tails,
   能/可以 ... 吗 and 能不能/可不可以; English please, let's, can/could/would/will you,
   why don't you, i want you to.
@@ -112,6 +113,9 @@ def _japanese(text: str, marked: bool) -> str:
     if _japanese_request(morphs):
         return REQUEST
     last = morphs[-1]
+    asked = marked or (last.pos1 == '助詞' and last.surface == 'か')
+    if asked and _potential(morphs[:-1] if last.surface == 'か' else morphs):
+        return REQUEST  # 座れる？, ダンスできる？ ask for it, like "can you sit?"
     if marked or (last.pos1 == '助詞' and last.surface in _JA_QUESTION_PARTICLES
                   and last.pos2 in ('終助詞', '準体助詞', '副助詞')):
         return QUESTION
@@ -145,6 +149,19 @@ def _japanese_request(morphs: Sequence[Morph]) -> bool:
     if last.lemma == '為る' and prev is not None and prev.lemma == '願う':
         return True
     return last.pos1 == '動詞' and last.cform.startswith(('命令形', '意志推量形'))
+
+
+def _potential(morphs: Sequence[Morph]) -> bool:
+    """True when ``morphs`` end in a potential verb: 座れる, 踊れる, できる, 寝られる."""
+    if not morphs:
+        return False
+    last = morphs[-1]
+    if last.pos1 == '助動詞' and last.lemma in ('られる', 'れる'):
+        return True
+    if last.pos1 != '動詞' or not last.cform.startswith('終止形'):
+        return False
+    return last.lemma == '出来る' or (bool(last.lform) and last.kana != last.lform
+                                      and last.kana.endswith('ル'))
 
 
 def _chinese(text: str, marked: bool) -> str:
