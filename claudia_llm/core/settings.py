@@ -162,7 +162,7 @@ DIAGNOSTICS_NODE = _params(
     ('diagnostics.window_s', 60.0, 'Sliding window of the latency statistics, seconds.',
      (1.0, 86400.0)),
     ('diagnostics.p95_warn_ms', 2500.0, 'WARN when a source p95 latency exceeds this, ms.',
-     (0.0, 10 ** 7)),
+     (0.0, 10 ** 7), LIVE),
     ('diagnostics.health_timeout_s', 0.5, 'Timeout of each Ollama / Redis health probe, s.',
      (0.05, 60.0)),
     ('diagnostics.prometheus_port', 0, 'Serve Prometheus text on this port (0 = off).',

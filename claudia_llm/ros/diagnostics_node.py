@@ -35,7 +35,6 @@ HARDWARE_ID = 'claudia_llm'
 # generated Python message on Foxy and on newer releases alike.
 LEVELS = {report.OK: DiagnosticStatus.OK, report.WARN: DiagnosticStatus.WARN,
           report.ERROR: DiagnosticStatus.ERROR, report.STALE: DiagnosticStatus.STALE}
-LIVE_PARAMETERS = ('diagnostics.p95_warn_ms',)
 
 
 class DiagnosticsNode(Node):
@@ -127,7 +126,8 @@ class DiagnosticsNode(Node):
 
     def parameters_callback(self, params):
         """Check a change (``validate_change``), then apply the accepted one."""
-        result = validate_change('diagnostics_node', params, live=LIVE_PARAMETERS)
+        result = validate_change('diagnostics_node', params,
+                                 live=settings_table.live_names('diagnostics_node'))
         if result.successful:
             for param in params:
                 self.settings[param.name] = settings_table.check(

@@ -134,3 +134,14 @@ def test_a_node_under_a_namespace_publishes_and_subscribes_under_it(
     assert record is not None and record['intent'] == ['Sit']
     assert stack.action_names(record['request_id']) == [['Sit']]
     assert stack.replies, 'reply heard on /robot7/claudia/reply'
+
+
+def test_ollama_host_comes_from_the_environment_when_the_parameter_is_empty(
+        make_stack, monkeypatch, redis_server, ollama_server):
+    monkeypatch.setenv('OLLAMA_HOST', ollama_server.url)
+    stack = make_stack({'redis.url': redis_server.url, 'ollama.host': '',
+                        'ollama.warmup': False, 'cache.semantic_enabled': False})
+    assert stack.node.config.ollama.host == ollama_server.url
+    assert stack.node.config.ollama_host_source == 'environment OLLAMA_HOST'
+    record = stack.ask('あなたの好きな季節はいつですか')
+    assert record['source'] == 'llm' and ollama_server.requests()

@@ -97,3 +97,4 @@ def test_the_live_rows_are_the_ones_llm_node_applies():
         'cache.semantic_threshold', 'cache.exact_ttl_s', 'cache.semantic_ttl_s',
         'safety.allow_high_risk', 'safety.cooldown_s', 'scheduler.deadline_s',
         'input.max_chars', 'input.max_bytes'}
+    assert settings.live_names('diagnostics_node') == ('diagnostics.p95_warn_ms',)
