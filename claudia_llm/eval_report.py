@@ -24,6 +24,21 @@ def print_totals(t: Dict[str, Any]) -> None:
           '(%.1f%%); actions changed without a named rule: %d' % (
               t['expecting_action'], t['cache_tier_right'], 100 * t['cache_tier_rate'],
               t['unexplained_changes']))
+    print_languages(t.get('by_language') or {})
     print('%-10s %5s %10s %10s' % ('source', 'n', 'p50 ms', 'p99 ms'))
     for source, s in t['latency_by_source'].items():
         print('%-10s %5d %10.1f %10.1f' % (source, s['n'], s['p50_ms'], s['p99_ms']))
+
+
+def print_languages(by_language: Dict[str, Dict[str, Any]]) -> None:
+    """Per-language table: action rows, right from each fast tier, fast-tier rate, wrong."""
+    if not by_language:
+        return
+    print('%-8s %5s %6s %9s %6s %9s %7s %7s %6s' % (
+        'language', 'rows', 'wrong', 'act rows', 'fast', 'emergency', 'exact', 'semantic',
+        'fast %'))
+    for lang, v in by_language.items():
+        tiers = v['by_tier']
+        print('%-8s %5d %6d %9d %6d %9d %7d %7d %5.1f%%' % (
+            lang, v['rows'], v['wrong_actions'], v['expecting_action'], v['fast_right'],
+            tiers['emergency'], tiers['exact'], tiers['semantic'], 100 * v['fast_rate']))

@@ -79,7 +79,8 @@ def summarise(rows: Sequence[Dict[str, Any]],
     """Totals over scored rows: accuracy, wrong actions, fallbacks, latency per source.
 
     ``cache_tier_right`` counts rows expecting an action that were answered right by the
-    emergency, exact or semantic tier (no LLM).
+    emergency, exact or semantic tier (no LLM); ``by_language`` breaks it down per
+    language (see ``by_language``).
     """
     expecting = [r for r, c in zip(rows, cases) if c.alternatives() != [()]]
     latency = {}
@@ -90,8 +91,7 @@ def summarise(rows: Sequence[Dict[str, Any]],
             latency[source] = {'n': len(values),
                                'p50_ms': float(np.percentile(values, 50)),
                                'p99_ms': float(np.percentile(values, 99))}
-    cache_right = sum(1 for r in expecting if r['ok']
-                      and r['source'] in ('emergency', 'exact', 'semantic'))
+    cache_right = sum(1 for r in expecting if _fast_right(r))
     return {
         'rows': len(rows), 'right': sum(r['ok'] for r in rows),
         'accuracy': sum(r['ok'] for r in rows) / len(rows) if rows else 0.0,
@@ -103,4 +103,41 @@ def summarise(rows: Sequence[Dict[str, Any]],
         'cache_tier_rate': cache_right / len(expecting) if expecting else 0.0,
         'unexplained_changes': sum(r['unexplained_change'] for r in rows),
         'latency_by_source': latency,
+        'by_language': by_language(rows, cases),
     }
+
+
+FAST_TIERS = ('emergency', 'exact', 'semantic')
+
+
+def _fast_right(row: Dict[str, Any]) -> bool:
+    return row['ok'] and row['source'] in FAST_TIERS
+
+
+def by_language(rows: Sequence[Dict[str, Any]],
+                cases: Sequence[Case]) -> Dict[str, Dict[str, Any]]:
+    """Totals per value of the ``language`` column (an empty one is shown as ``'?'``).
+
+    Rows, right, wrong actions, action rows and how many of them each fast tier answered
+    right.
+
+    Returns ``{lang: {"rows", "right", "wrong_actions", "expecting_action",
+    "fast_right", "fast_rate", "by_tier": {tier: n}}}``, languages sorted.
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    for row, case in sorted(zip(rows, cases), key=lambda rc: rc[1].language or '?'):
+        lang = out.setdefault(case.language or '?', {
+            'rows': 0, 'right': 0, 'wrong_actions': 0, 'expecting_action': 0,
+            'fast_right': 0, 'fast_rate': 0.0, 'by_tier': {t: 0 for t in FAST_TIERS}})
+        lang['rows'] += 1
+        lang['right'] += int(row['ok'])
+        lang['wrong_actions'] += int(row['wrong_action'])
+        if case.alternatives() != [()]:
+            lang['expecting_action'] += 1
+            if _fast_right(row):
+                lang['fast_right'] += 1
+                lang['by_tier'][row['source']] += 1
+    for lang in out.values():
+        if lang['expecting_action']:
+            lang['fast_rate'] = lang['fast_right'] / lang['expecting_action']
+    return out

@@ -58,6 +58,20 @@ def test_summary_counts_cache_tiers_and_latency(tmp_path):
     assert totals['cache_tier_right'] == 1
     assert totals['wrong_actions'] == 0 and totals['fallbacks'] == 1
     assert totals['latency_by_source']['exact']['p50_ms'] == 2.0
+    en = totals['by_language']['en']
+    assert (en['rows'], en['expecting_action'], en['fast_right']) == (3, 2, 1)
+    assert en['by_tier'] == {'emergency': 0, 'exact': 1, 'semantic': 0}
+    assert en['fast_rate'] == 0.5
+
+
+def test_per_language_breakdown_keeps_languages_apart():
+    cases = [Case('座って', 'Sit', 'ja'), Case('坐下', 'Sit', 'zh'), Case('sit', 'Sit', '')]
+    rows = [score(cases[0], record(['Sit'])), score(cases[1], record(['Heart'])),
+            score(cases[2], record([], source='fallback'))]
+    by = summarise(rows, cases)['by_language']
+    assert sorted(by) == ['?', 'ja', 'zh']
+    assert by['ja']['fast_rate'] == 1.0 and by['zh']['wrong_actions'] == 1
+    assert by['?']['fast_right'] == 0
 
 
 def test_row_carries_the_policy_changes_that_explain_missing_actions():

@@ -30,6 +30,7 @@ EN_POLITE = frozenset(('please', 'pls', 'plz', 'kindly'))
 EN_ARTICLES = frozenset(('a', 'an', 'the'))
 EN_REQUEST_FRAMES = (('can', 'you'), ('could', 'you'), ('would', 'you'), ('will', 'you'),
                      ('can', 'u'), ('i', 'want', 'you', 'to'), ('go', 'ahead', 'and'),
+                     ("let's",), ('lets',), ('let', 'us'),
                      ('now',), ('just',))
 EN_TAILS = (('for', 'me'), ('now',), ('right', 'now'), ('again',))
 EN_NAMES = frozenset(('claudia', 'hey'))
@@ -41,6 +42,9 @@ ZH_FILLERS = re.compile(r'^(?:嗯|呃|额|啊|那个(?=\s))+\s*')
 ZH_POLITE_HEAD = re.compile(r'^(?:请(?![求假客教])|麻烦你|麻烦|帮我|给我)')
 ZH_POLITE_TAIL = re.compile(r'(?:一下|好吗|好不好|吧|啊|呀|哦|嘛|啦|哈)+$')
 ZH_LIGHT_VERB = re.compile(r'^(?:做|来|整)(?:一)?个')
+# 做个最可爱的动作 asks for what 可爱 does (as 可愛い動作 in Japanese): a degree word and a
+# final 的动作/的样子 go.
+ZH_LIGHT_NOUN = re.compile(r'^(?:最|超|特别|非常|更)?(\S+?)的(?:动作|样子|姿势|表情)$')
 ZH_CLASSIFIER = re.compile(r'(?<=[^\s\d一二两三四五六七八九十几这那每哪多])一?个(?=\S)')
 JA_STRICT_TAIL = re.compile(
     r'(?:ください|下さい|ちょうだい|くれ|くれる|くれますか|お願いします|お願い|おねがいします|'
@@ -147,6 +151,8 @@ def fold_chinese(text: str) -> str:
     ('坐下', '坐下', '伸懒腰')
     >>> fold_chinese('做个爱心'), fold_chinese('三个'), fold_chinese('你好')
     ('爱心', '三个', '你好')
+    >>> fold_chinese('做个最帅的动作'), fold_chinese('可爱的样子')
+    ('帅', '可爱')
     """
     text = text.strip()
     previous = None
@@ -164,6 +170,7 @@ def fold_chinese(text: str) -> str:
         text = ZH_POLITE_HEAD.sub('', text).lstrip() or text
         text = ZH_POLITE_TAIL.sub('', text).rstrip() or text
     text = ZH_LIGHT_VERB.sub('', text) or text
+    text = ZH_LIGHT_NOUN.sub(r'\1', text)
     return ZH_CLASSIFIER.sub('', text)
 
 

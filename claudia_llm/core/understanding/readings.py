@@ -4,7 +4,8 @@ The analyser (``core.japanese``) reads kanji well, but a command spelled in kana
 often cut wrongly: katakana verbs become unknown nouns (スワッテ, フセテ), some hiragana ones
 become other words (おどる = お + 取る, だんす = 箪笥). ``Spellings`` learns, from the
 lexicon's own phrases, which kana spell which written forms (the surface reading of every
-kanji word and its verb stem: すわっ -> 座っ, おど -> 踊, あいさつ -> 挨拶; the hiragana of every
+kanji word and its verb stem: すわっ -> 座っ, おど -> 踊, あいさつ -> 挨拶, and of every whole
+phrase with kanji: おて -> お手; the hiragana of every
 katakana word: だんす -> ダンス) and ``variants`` rewrites an utterance with them, so the
 exact tier can try the lexicon's spelling after the utterance's own. The rewrite only ever
 produces candidate texts: a candidate counts only when its whole normalised key is a
@@ -66,7 +67,12 @@ class Spellings:
     def __init__(self, phrases: Iterable[str]):
         table: Dict[str, str] = {}
         for phrase in phrases:
-            for m in analyse(unicodedata.normalize('NFKC', phrase)):
+            morphs = analyse(unicodedata.normalize('NFKC', phrase))
+            if _KANJI.search(phrase):  # the whole phrase too: おて -> お手
+                whole = hiragana(''.join(m.kana or m.surface for m in morphs))
+                if len(whole) >= MIN_READING and whole != phrase:
+                    table.setdefault(whole, phrase)
+            for m in morphs:
                 pairs = []
                 if _KANJI.search(m.surface):
                     pairs += _pairs(m.surface, m.kana)
@@ -123,4 +129,3 @@ class Spellings:
                 self._rewrite(text, pos + size, done + written, True, out)
                 break
         self._rewrite(text, pos + 1, done + text[pos], changed, out)
-

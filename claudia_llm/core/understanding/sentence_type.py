@@ -160,8 +160,8 @@ def _potential(morphs: Sequence[Morph]) -> bool:
         return True
     if last.pos1 != '動詞' or not last.cform.startswith('終止形'):
         return False
-    return last.lemma == '出来る' or (bool(last.lform) and last.kana != last.lform
-                                      and last.kana.endswith('ル'))
+    changed_reading = bool(last.lform) and last.kana != last.lform  # 座れる: スワレル, スワル
+    return last.lemma == '出来る' or (changed_reading and last.kana.endswith('ル'))
 
 
 def _chinese(text: str, marked: bool) -> str:
