@@ -29,8 +29,6 @@ from claudia_llm.params_file import UsageError, check_params_file
 
 log = logging.getLogger('claudia_llm.worker')
 
-BLOCK_S = 1.0
-
 
 async def run_worker(config: Config, stop: asyncio.Event,
                      name: Optional[str] = None, drain_s: float = 5.0) -> int:
@@ -44,14 +42,10 @@ async def run_worker(config: Config, stop: asyncio.Event,
         drain_s: how long running requests may finish after ``stop``, s.
     """
     from claudia_llm.core import build
-    from claudia_llm.core.llm.scheduler.worker import LLMWorker
     name = name or 'worker@%s:%d' % (socket.gethostname(), os.getpid())
     llm = build.make_llm(config)
-    redis, blocking = build.make_redis_clients(config, block_s=BLOCK_S)
-    worker = LLMWorker(redis, blocking, llm, name,
-                       max_in_flight=config.ollama.parallel_slots,
-                       claim_idle_s=config.scheduler.claim_idle_s,
-                       prefix=config.redis.key_prefix, block_s=BLOCK_S)
+    redis, blocking = build.make_redis_clients(config)
+    worker = build.make_worker(config, llm, redis, blocking, name)
     warmup = asyncio.ensure_future(_warmup(llm)) if config.ollama.warmup else None
     try:
         await worker.start()

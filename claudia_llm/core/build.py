@@ -164,5 +164,22 @@ def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: 
     return FailoverScheduler(redis_scheduler, inprocess, workers=workers, clients=clients)
 
 
+def make_worker(config: Config, llm: Any, redis: Any, blocking_redis: Any,
+                name: str) -> LLMWorker:
+    """A ``claudia-llm worker``'s ``LLMWorker``: ``ollama.parallel_slots`` requests in flight.
+
+    Args:
+        config: llm_node's configuration (``ollama``, ``redis.key_prefix``, ``scheduler``).
+        llm: the ``OllamaChat`` of ``make_llm``.
+        redis: the commands client of ``make_redis_clients`` (not closed here).
+        blocking_redis: its blocking client, used only by this worker (not closed here).
+        name: consumer name, unique among workers.
+    """
+    return LLMWorker(redis, blocking_redis, llm, name,
+                     max_in_flight=config.ollama.parallel_slots,
+                     claim_idle_s=config.scheduler.claim_idle_s,
+                     prefix=config.redis.key_prefix, block_s=BLOCK_S)
+
+
 def _path(value: str) -> Optional[Path]:
     return Path(value) if value else None
