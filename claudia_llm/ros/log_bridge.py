@@ -1,6 +1,7 @@
 """Forward Python ``logging`` records of claudia_llm.core to a node's rclpy logger."""
 import logging
 
+from claudia_llm.core.log_text import EscapingFormatter
 from claudia_llm.ros.compat import log_warning
 
 
@@ -29,7 +30,7 @@ class RosLogHandler(logging.Handler):
 def forward_python_logging(ros_logger, level: int = logging.INFO) -> None:
     """Send records of the ``claudia_llm`` logger tree to ``ros_logger``."""
     handler = RosLogHandler(ros_logger)
-    handler.setFormatter(logging.Formatter('[%(name)s] %(message)s'))
+    handler.setFormatter(EscapingFormatter('[%(name)s] %(message)s'))
     root = logging.getLogger('claudia_llm')
     root.setLevel(level)
     root.addHandler(handler)

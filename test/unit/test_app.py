@@ -84,3 +84,27 @@ def test_apply_changes_the_live_parts_of_a_running_engine():
     assert engine.policy.allow_high_risk is True and engine.policy.cooldown_s == 0.0
     assert engine.pipeline.max_chars == 20 and engine.pipeline.deadline_s == 3.0
     assert engine.config.cache.semantic_threshold == 0.9
+
+
+@pytest.mark.parametrize('raw, code', [
+    ('{"text": "\\ud800座って", "id": "s1"}', 'invalid_utf8'),
+    ('{"text": "➑歩進んで", "id": "s1"}', 'llm_unavailable'),  # understood by no tier
+    ('{"text": "²歩前に進んで", "id": "s1"}', 'llm_unavailable'),
+])
+def test_odd_text_gets_exactly_one_publishable_record(raw, code):
+    """No Ollama here: text no cache knows ends as llm_unavailable, never internal_error."""
+    records = []
+
+    async def ask():
+        engine = Engine(settings(**{'cache.semantic_enabled': False,
+                                    'ollama.host': 'http://127.0.0.1:1'}), records.append)
+        await engine.start()
+        try:
+            return await engine.pipeline.handle(raw)
+        finally:
+            await engine.aclose()
+
+    record = asyncio.run(ask())
+    assert records == [record] and record.request_id == 's1'
+    assert (record.error or {}).get('code') == code
+    record.to_json().encode('utf-8')  # publishing would encode it: must not raise

@@ -140,3 +140,12 @@ def test_guards_are_frozen_and_hashable():
         value.negated = True
     assert {value: 1}[extract_guards('3歩前へ')] == 1
     assert Guards() == extract_guards('hello')
+
+
+@pytest.mark.parametrize('text', ['➑歩進んで', '②歩進んで', '³ steps forward', '➑'])
+def test_digits_int_refuses_do_not_raise(text):
+    assert isinstance(extract_guards(text), Guards)
+
+
+def test_a_dingbat_digit_is_not_a_number():
+    assert extract_guards('➑歩進んで').numbers == ()

@@ -140,3 +140,17 @@ def test_deeply_nested_json_is_invalid_json_not_a_crash():
     with pytest.raises(InputError) as info:
         parse_utterance('{"text": ' + '[' * 2000 + ']' * 2000 + '}')
     assert info.value.code == 'invalid_json'
+
+
+def test_escaped_lone_surrogate_is_invalid_utf8_with_the_callers_id():
+    raw = '{"text": "\\ud800座って", "id": "s1"}'
+    with pytest.raises(InputError) as info:
+        parse_utterance(raw)
+    assert (info.value.code, info.value.request_id) == ('invalid_utf8', 's1')
+
+
+def test_lone_surrogate_in_id_or_source_is_escaped_not_raised():
+    u = parse_utterance('{"text": "sit", "id": "a\\udc80", "source": "\\udfff"}')
+    assert (u.request_id, u.speaker) == ('a\\udc80', '\\udfff')
+    u.request_id.encode('utf-8')
+    u.speaker.encode('utf-8')

@@ -151,7 +151,7 @@ def _japanese(morphs: Tuple[Morph, ...], found: _Found) -> None:
                 reading == 'シタ' and m.surface not in ('下', 'した')):
             found.directions.add(JA_DIRECTIONS[reading])
         prev = morphs[i - 1] if i else None
-        value = kanji_number(m.surface) if m.pos2 == '数詞' or m.surface.isdigit() else None
+        value = kanji_number(m.surface) if m.pos2 == '数詞' or m.surface.isdecimal() else None
         if value is not None and not (prev is not None and prev.surface == '第'):
             nxt = morphs[i + 1] if i + 1 < len(morphs) else None
             unit = _unit(nxt.surface, katakana(nxt.kana)) if nxt is not None else ''

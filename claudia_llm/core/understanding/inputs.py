@@ -98,11 +98,14 @@ def parse_utterance(raw: Union[str, bytes], max_chars: int = 500,
         text = data['text'].strip()
         if REPLACEMENT in text:  # sent as the escape "\ufffd"
             raise _replacement_error(text, request_id)
+        if not _encodable(text):  # a JSON escape such as "\ud800" decodes to a lone surrogate
+            raise InputError('utterance is not valid UTF-8 (a lone surrogate such as a JSON '
+                             '"\\ud800" escape)', 'invalid_utf8', request_id)
         priority = data.get('priority', 'normal')
         if priority not in PRIORITIES:
             raise InputError('priority must be one of %s, got %r' % (PRIORITIES, priority),
                              'invalid_json', request_id)
-        speaker = str(data.get('source') or '')[:64]
+        speaker = printable_field(data.get('source'))
     text = _CONTROL.sub('', text).strip()
     if not text:
         raise InputError('utterance is empty', 'empty', request_id)
@@ -141,7 +144,27 @@ def _id_field(data) -> str:
     """The ``id`` of a parsed JSON message as text, at most 64 characters; '' if none."""
     if not isinstance(data, dict):
         return ''
-    return str(data.get('id') or '')[:64]
+    return printable_field(data.get('id'))
+
+
+def printable_field(value) -> str:
+    """``value`` as text of at most 64 characters that UTF-8 can encode.
+
+    Lone surrogates (from JSON escapes like ``"\\udc80"``) are written as ``\\udc80``,
+    so the id or source can go into a record without its publication raising.
+    """
+    text = str(value or '')[:64]
+    if _encodable(text):
+        return text
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _replacement_error(text: str, request_id: str) -> InputError:

@@ -418,7 +418,7 @@ def kanji_number(text: str) -> Optional[int]:
     >>> kanji_number('三'), kanji_number('十二'), kanji_number('二十'), kanji_number('12')
     (3, 12, 20, 12)
     """
-    if text.isdigit():
+    if text.isdecimal():  # not isdigit(): it accepts '➑' and '²', which int() refuses
         return int(text)
     if not text or any(c not in KANJI_DIGITS and c not in KANJI_UNITS for c in text):
         return None
