@@ -6,7 +6,7 @@ one Redis hash ``<prefix>:sem:<model_id>:<prompt_version>:<sha1(normalized)[:16]
 of another embedder and answers of another prompt are never compared or served.
 
 A lookup never touches Redis: ``check`` embeds the utterance once (on the embedder's own
-thread) and takes the top-1 cosine over an in-process matrix mirror (``core.vector_index``)
+thread, through the vector LRU of ``core.cache.semantic_vectors``) and takes the top-1 cosine over an in-process matrix mirror (``core.vector_index``)
 among the entries whose guards (negation, direction, numbers, stop: ``core.guards``) equal
 the query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
 unknown action is never served, nor is any time-dependent question.
@@ -27,7 +27,6 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -42,15 +41,14 @@ from .admission import is_time_dependent
 from .embedder import Embedder
 from .semantic_entry import Entry
 from .semantic_sync import NamespaceSync
-from .semantic_text import embedding_text, guards_key
+from .semantic_text import embedding_text, guards_key  # noqa: F401 (re-exported)
+from .semantic_vectors import VectorLRU
 from .store import FailoverStore
 from .vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 
 SOURCES = ('lexicon', 'llm')
-VECTOR_LRU_SIZE = 1024
-"""Embedded forms kept in memory (about 1.5 KiB each at dim 384)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +114,7 @@ class SemanticCache:
         self._local_only: Set[str] = set()  # written while Redis was down
         self._last_refresh = 0.0
         self._refresh_task: Optional[asyncio.Future] = None
-        self._vectors: Dict[str, np.ndarray] = OrderedDict()  # LRU of embedded forms
+        self._vectors = VectorLRU(embedder)  # embedded forms of recent utterances
 
     def key_for(self, text: str) -> str:
         """Redis key of the entry for ``text`` (deterministic: sha1 of its normalised form)."""
@@ -167,9 +165,7 @@ class SemanticCache:
         The next ``check`` of any wording embeds again, as for wording never heard (used by
         ``bench/e2e_latency.py`` to time that case repeatedly).
         """
-        count = len(self._vectors)
-        self._vectors.clear()
-        return count
+        return self._vectors.clear()
 
     async def store(self, text: str, answer: Answer, ttl_s: Optional[float] = None,
                     source: str = 'llm') -> str:
@@ -306,25 +302,8 @@ class SemanticCache:
         return float(ttl)
 
     async def _embed(self, texts: List[str]) -> np.ndarray:
-        """Vectors of ``texts``, shape ``(n, dim)``.
-
-        Recent forms come from a small LRU, so a miss followed by ``store`` of the LLM's answer
-        embeds the utterance once.
-        """
-        forms = [embedding_text(t) for t in texts]
-        todo = sorted({f for f in forms if f not in self._vectors})
-        if todo:
-            loop = asyncio.get_running_loop()
-            fresh = await loop.run_in_executor(self.embedder.executor(), self.embedder.embed,
-                                               todo)
-            for form, vector in zip(todo, fresh):
-                self._vectors[form] = vector
-        out = np.stack([self._vectors[f] for f in forms])
-        for form in forms:
-            self._vectors.move_to_end(form)
-        while len(self._vectors) > VECTOR_LRU_SIZE:
-            self._vectors.popitem(last=False)
-        return out
+        """Vectors of ``texts``, shape ``(n, dim)``, through the vector LRU."""
+        return await self._vectors.embed(texts)
 
     async def _write(self, key: str, entry: Entry, vector: np.ndarray) -> str:
         ttl = entry.ttl_left(self._clock())
