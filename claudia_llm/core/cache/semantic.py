@@ -6,9 +6,9 @@ one Redis hash ``<prefix>:sem:<model_id>:<prompt_version>:<sha1(normalized)[:16]
 of another embedder and answers of another prompt are never compared or served.
 
 A lookup never touches Redis: ``check`` embeds the utterance once (on the embedder's own
-thread, through the vector LRU of ``core.cache.semantic_vectors``) and takes the top-1 cosine over an in-process matrix mirror (``core.vector_index``)
-among the entries whose guards (negation, direction, numbers, stop: ``core.guards``) equal
-the query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
+thread, through the vector LRU of ``core.cache.semantic_vectors``) and takes the top-1
+cosine over an in-process matrix mirror (``core.vector_index``) among the entries whose
+guards (negation, direction, numbers, stop, question: ``core.guards``) equal the query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
 unknown action is never served, nor is any time-dependent question.
 
 Mirror refresh, and why this way: writes are rare (one per new LLM answer) and lookups
