@@ -8,8 +8,9 @@ of another embedder and answers of another prompt are never compared or served.
 A lookup never touches Redis: ``check`` embeds the utterance once (on the embedder's own
 thread, through the vector LRU of ``core.cache.semantic_vectors``) and takes the top-1
 cosine over an in-process matrix mirror (``core.vector_index``) among the entries whose
-guards (negation, direction, numbers, stop, question: ``core.guards``) equal the query's. A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or
-unknown action is never served, nor is any time-dependent question.
+guards (negation, direction, numbers, stop, question: ``core.guards``) equal the query's.
+A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or unknown
+action is never served, nor is any time-dependent question.
 
 Mirror refresh, and why this way: writes are rare (one per new LLM answer) and lookups
 constant, so every write or delete sets a per-namespace change token (``core.semantic_sync``).
