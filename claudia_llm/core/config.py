@@ -49,6 +49,7 @@ class RedisConfig:
     connect_timeout_s: float
     key_prefix: str
     retry_interval_s: float
+    budget_ms: float
 
 
 @dataclass(frozen=True)

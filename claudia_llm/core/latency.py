@@ -182,3 +182,18 @@ def queue_depth_of(text: str, default: int = 0) -> int:
     except (ValueError, AttributeError, RecursionError):
         return default
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def redis_status_of(text: str, default: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """``redis`` of a response record as text values (``breaker``, ``budget_misses``).
+
+    ``default`` (or ``{}``) when the record has none or it is not of that shape.
+    """
+    try:
+        value = json.loads(text).get('redis')
+    except (ValueError, AttributeError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or value.get('breaker') not in ('closed', 'open',
+                                                                    'half_open'):
+        return dict(default or {})
+    return {'breaker': value['breaker'], 'budget_misses': str(value.get('budget_misses', 0))}

@@ -98,6 +98,7 @@ class Pipeline:
         record.request_id = record.request_id or new_request_id()
         record.latency_ms['total'] = (time.perf_counter() - received) * 1000.0
         record.queue_depth = self.scheduler.depth()
+        record.redis = self.exact.store.status()
         self.publish(record)
         return record
 

@@ -64,6 +64,9 @@ class ResponseRecord:
     cache: Optional[Dict[str, Any]] = None
     priority: str = 'normal'
     queue_depth: int = 0
+    # Redis as this node saw it when answering: {'breaker': 'closed'|'open'|'half_open',
+    # 'budget_misses': calls cut at redis.budget_ms since start}; None without a store.
+    redis: Optional[Dict[str, Any]] = None
     execution: Optional[Dict[str, Any]] = None
 
     def set_error(self, code: str, message: str) -> None:

@@ -46,5 +46,9 @@ def make_redis(url: str, socket_timeout_s: float = 0.5, connect_timeout_s: float
     return aioredis.Redis(connection_pool=pool)
 
 
+class BudgetExceeded(RedisTimeoutError):
+    """A Redis call did not finish within its time budget (``redis.budget_ms``)."""
+
+
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 """Errors meaning "Redis unreachable right now" (as opposed to a bad command)."""

@@ -96,6 +96,8 @@ LLM_NODE = _params(
     ('redis.key_prefix', 'claudia', 'Prefix of every Redis key this node writes.'),
     ('redis.retry_interval_s', 2.0, 'How often to retry Redis while it is down, seconds.',
      (0.05, 3600.0)),
+    ('redis.budget_ms', 20.0, 'Longest wait for one Redis call on the utterance path, ms '
+     '(pool wait included); past it the in-process store answers.', (1.0, 10000.0)),
     ('cache.exact_ttl_s', 604800, 'TTL of exact-cache entries, seconds (0 = no expiry).',
      (0, 10 ** 9), LIVE),
     ('cache.semantic_enabled', True, 'Use the semantic cache tier.'),

@@ -24,7 +24,12 @@ from claudia_llm.core import diagnostics as report
 from claudia_llm.core import settings as settings_table
 from claudia_llm.core.config import config_from
 from claudia_llm.core.health import HealthMonitor, ollama_healthy, redis_healthy, safe_url
-from claudia_llm.core.latency import LatencyWindow, queue_depth_of, sample_from_record
+from claudia_llm.core.latency import (
+    LatencyWindow,
+    queue_depth_of,
+    redis_status_of,
+    sample_from_record,
+)
 from claudia_llm.core.metrics import PrometheusExporter
 from claudia_llm.ros import qos
 from claudia_llm.ros.compat import ExternalShutdownException, log_warning, try_shutdown
@@ -59,6 +64,7 @@ class DiagnosticsNode(Node):
         self.window = LatencyWindow(s['diagnostics.window_s'])
         self.ignored_messages = 0
         self.queue_depth = 0
+        self.redis_status = {}  # llm_node's breaker, from the newest record
         timeout_s = s['diagnostics.health_timeout_s']
         self.health = HealthMonitor({
             'ollama': functools.partial(ollama_healthy, self.config.ollama.host, timeout_s,
@@ -82,6 +88,7 @@ class DiagnosticsNode(Node):
             source, total_ms, code = sample_from_record(msg.data)
             self.window.add(source, total_ms, code)
             self.queue_depth = queue_depth_of(msg.data, self.queue_depth)
+            self.redis_status = redis_status_of(msg.data, self.redis_status)
         except ValueError as exc:
             self.ignored_messages += 1
             log_warning(self.get_logger(), 'ignored a message on %s: %s'
@@ -107,8 +114,10 @@ class DiagnosticsNode(Node):
         now = self.health.clock()
         found.append(report.health_report('ollama', self.config.ollama.host,
                                           health['ollama'], now))
-        found.append(report.health_report('redis', safe_url(self.settings['redis.url']),
-                                          health['redis'], now))
+        redis = report.health_report('redis', safe_url(self.settings['redis.url']),
+                                     health['redis'], now)
+        redis.values.update(self.redis_status)  # breaker state, budget_misses
+        found.append(redis)
         found.append(report.summary_report(self.window.summary(), found,
                                            self.ignored_messages, self.queue_depth))
         if self.metrics is not None:

@@ -1,5 +1,6 @@
 """A real ``redis-server`` on a free loopback port, for tests, benchmarks and the demo."""
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -51,11 +52,27 @@ class RedisServer:
         raise RuntimeError('redis-server on port %d not ready after %.0f s'
                            % (self.port, self.ready_timeout_s))
 
+    def pause(self) -> None:
+        """SIGSTOP the server: it keeps its port and accepts TCP, but answers nothing."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server; it answers the commands queued meanwhile."""
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown, data gone: it runs without persistence)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5.0)
+        self.stop()
+
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after 5 s) and wait for it."""
         if self.process is None:
             return
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server never sees SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(5.0)

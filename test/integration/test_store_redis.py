@@ -73,3 +73,47 @@ async def test_corrupt_entry_is_a_miss_and_is_removed(redis_server):
 def test_negative_ttl_is_refused():
     with pytest.raises(ValueError, match='ttl_s'):
         ExactCache(FailoverStore(None), 'm', 'p', ttl_s=-1)
+
+
+def budgeted_store(url, budget_s=0.02):
+    return FailoverStore(make_redis(url, socket_timeout_s=0.3, connect_timeout_s=0.3),
+                         retry_interval_s=0.05, budget_s=budget_s)
+
+
+@pytest.mark.asyncio
+async def test_paused_redis_opens_the_breaker_and_memory_answers(redis_server):
+    store = budgeted_store(redis_server.url)
+    await store.set('claudia:t:known', b'1')
+    assert store.breaker == 'closed'
+    redis_server.pause()
+    try:
+        assert await store.get('claudia:t:known') == b'1'  # memory, no Redis call
+        assert await store.get('claudia:t:unknown') is None  # cut at the budget
+        assert store.budget_misses == 1 and store.breaker in ('open', 'half_open')
+        await store.set('claudia:t:during', b'2')  # remembered for replay
+        assert store.budget_misses == 1  # the breaker is open: no second wait
+        assert store.status()['budget_misses'] == 1
+    finally:
+        redis_server.resume()
+    assert await store.ping() and store.breaker == 'closed'
+    # The connection cut mid-command was dropped, not reused: no reply is off by one.
+    await store.redis.set('claudia:t:a', b'A')
+    assert await store.redis.get('claudia:t:a') == b'A'
+    assert await store.redis.get('claudia:t:during') == b'2'  # replayed
+
+
+@pytest.mark.asyncio
+async def test_refused_connection_opens_the_breaker_and_a_probe_closes_it(redis_server):
+    store = budgeted_store(redis_server.url, budget_s=0.5)
+    redis_server.stop()
+    assert await store.get('claudia:t:x') is None
+    assert store.breaker in ('open', 'half_open') and store.budget_misses == 0
+    await store.set('claudia:t:x', b'x')
+    redis_server.start()
+    for _ in range(100):  # background probes every retry_interval_s
+        if store.breaker == 'closed':
+            break
+        await store.get('claudia:t:other')
+        await asyncio.sleep(0.05)
+    assert store.breaker == 'closed'
+    assert await store.redis.get('claudia:t:x') == b'x'

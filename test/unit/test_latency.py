@@ -141,3 +141,12 @@ def test_queue_depth_is_read_from_records_and_defaults_when_absent():
     assert queue_depth_of('{"source": "llm"}', 5) == 5
     assert queue_depth_of('not json', 2) == 2
     assert queue_depth_of('{"queue_depth": true}') == 0
+
+
+def test_redis_status_of_a_record_is_text_and_ignores_bad_shapes():
+    from claudia_llm.core.latency import redis_status_of
+    good = json.dumps({'redis': {'breaker': 'half_open', 'budget_misses': 3}})
+    assert redis_status_of(good) == {'breaker': 'half_open', 'budget_misses': '3'}
+    last = {'breaker': 'closed', 'budget_misses': '0'}
+    for bad in ('{not json', '{}', json.dumps({'redis': {'breaker': 'ajar'}}), '[1]'):
+        assert redis_status_of(bad, last) == last

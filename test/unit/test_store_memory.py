@@ -1,4 +1,6 @@
 """MemoryStore and FailoverStore without Redis (memory only)."""
+import asyncio
+
 import pytest
 
 from claudia_llm.core.cache.store import FailoverStore, MemoryStore, require_redis
@@ -51,3 +53,18 @@ async def test_failover_store_without_redis_serves_from_memory():
     assert not store.redis_up
     with pytest.raises(StoreUnavailable):
         require_redis(store)
+
+
+def test_a_call_past_its_budget_raises_budget_exceeded_and_is_counted():
+    from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, BudgetExceeded
+
+    async def run():
+        store = FailoverStore(None, budget_s=0.01)
+        with pytest.raises(BudgetExceeded):
+            await store.call(asyncio.sleep(5))
+        assert await store.call(asyncio.sleep(0, result='ok')) == 'ok'
+        return store
+
+    store = asyncio.run(run())
+    assert issubclass(BudgetExceeded, REDIS_DOWN_ERRORS)
+    assert store.status() == {'breaker': 'open', 'budget_misses': 1}

@@ -54,7 +54,8 @@ class NamespaceSync:
         if not await self.usable():
             return None
         try:
-            token, epoch = await self.store.redis.mget(self.token_key, self.epoch_key)
+            token, epoch = await self.store.call(
+                self.store.redis.mget(self.token_key, self.epoch_key))
         except REDIS_DOWN_ERRORS:
             return None
         return token, epoch
@@ -75,7 +76,8 @@ class NamespaceSync:
         if not await self.usable():
             return
         try:
-            await self.store.redis.set(self.token_key, os.urandom(8).hex().encode())
+            await self.store.call(
+                self.store.redis.set(self.token_key, os.urandom(8).hex().encode()))
         except REDIS_DOWN_ERRORS:
             return
         self.bump_pending = False

@@ -6,6 +6,16 @@ When Redis is unreachable it logs once, keeps serving from memory, probes Redis 
 every ``retry_interval_s`` and, when Redis is back, logs once and replays the entries
 written meanwhile so nothing learnt during the outage is lost.
 
+Every Redis call a caller waits on has a time budget (``budget_s``, parameter
+``redis.budget_ms``), the wait for a pool connection included. A call past it, or one
+refused, opens the circuit breaker: callers get memory at once while a background probe
+(the half-open state) asks Redis; its answer closes the breaker and replays the writes.
+The call cut at its budget is cancelled; redis-py (>= 4.5.4, redis/redis-py#2695)
+disconnects a connection whose command was cancelled mid-read, so the next command on it
+cannot read the stale reply (redis/redis-py#2624); ``test_store_redis`` checks this over a
+SIGSTOPped server. A paused server still accepts TCP connections (the kernel completes the
+handshake), so only a budget, not a refused connect, notices it.
+
 Values are bytes; hashes map str -> bytes. TTLs are absolute seconds from the write
 (never refreshed by reads); ``ttl_s`` None or 0 means no expiry.
 """
@@ -16,11 +26,12 @@ from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Tuple
 
 from claudia_llm.core.errors import StoreUnavailable
-from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, BudgetExceeded
 
 log = logging.getLogger(__name__)
 
 Value = object  # bytes, or Dict[str, bytes] for hashes
+BREAKER_STATES = ('closed', 'open', 'half_open')
 
 
 class MemoryStore:
@@ -80,12 +91,17 @@ class FailoverStore:
             memory only. The store never closes a client it was given.
         retry_interval_s: how often to probe Redis while it is down, seconds.
         memory: the mirror; a new ``MemoryStore`` by default.
+        budget_s: longest wait for one Redis call, seconds; None: only redis-py's own
+            socket and pool timeouts bound it.
     """
 
     def __init__(self, redis, retry_interval_s: float = 2.0,
                  memory: Optional[MemoryStore] = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 budget_s: Optional[float] = None):
         self.redis = redis
+        self.budget_s = budget_s
+        self.budget_misses = 0  # calls cut at their budget since start
         self.memory = memory if memory is not None else MemoryStore()
         self._retry_interval_s = retry_interval_s
         self._clock = clock
@@ -99,13 +115,44 @@ class FailoverStore:
         """False while Redis is known to be unreachable."""
         return self.redis is not None and self._down_since is None
 
+    @property
+    def breaker(self) -> str:
+        """Circuit breaker state: 'closed' (Redis used), 'open' (memory only) or
+        'half_open' (memory only while a probe asks Redis)."""
+        if self.redis_up:
+            return 'closed'
+        if self.redis is not None and self._probe_task is not None and \
+                not self._probe_task.done():
+            return 'half_open'
+        return 'open'
+
+    def status(self) -> Dict[str, object]:
+        """``{'breaker': state, 'budget_misses': n}`` for response records and diagnostics."""
+        return {'breaker': self.breaker, 'budget_misses': self.budget_misses}
+
+    async def call(self, awaitable):
+        """Await one Redis call within ``budget_s``.
+
+        Raises:
+            BudgetExceeded: (a redis TimeoutError, in ``REDIS_DOWN_ERRORS``) past the budget;
+                the call is cancelled and counted in ``budget_misses``.
+        """
+        if self.budget_s is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, self.budget_s)
+        except asyncio.TimeoutError as exc:
+            self.budget_misses += 1
+            raise BudgetExceeded('Redis call over its %.0f ms budget'
+                                 % (self.budget_s * 1000.0)) from exc
+
     async def get(self, key: str) -> Optional[bytes]:
         """Return the bytes at ``key`` or None (memory first, then Redis)."""
         value = self.memory.get(key)
         if value is not None or not await self._redis_usable():
             return value
         try:
-            value, ttl_ms = await self._get_with_ttl(key)
+            value, ttl_ms = await self.call(self._get_with_ttl(key))
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             return None
@@ -130,8 +177,7 @@ class FailoverStore:
         if value is not None or not await self._redis_usable():
             return value
         try:
-            raw = await self.redis.hgetall(key)
-            ttl_ms = await self.redis.pttl(key) if raw else None
+            raw, ttl_ms = await self.call(self._hgetall_with_ttl(key))
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             return None
@@ -147,7 +193,7 @@ class FailoverStore:
         self._unsynced.pop(key, None)
         if await self._redis_usable():
             try:
-                await self.redis.delete(key)
+                await self.call(self.redis.delete(key))
             except REDIS_DOWN_ERRORS as exc:
                 self._mark_down(exc)
 
@@ -167,6 +213,10 @@ class FailoverStore:
         """True when Redis answers PING now (also ends a known outage)."""
         return await self._redis_usable(force=True)
 
+    async def _hgetall_with_ttl(self, key: str):
+        raw = await self.redis.hgetall(key)
+        return raw, (await self.redis.pttl(key) if raw else None)
+
     async def _get_with_ttl(self, key: str) -> Tuple[Optional[bytes], Optional[int]]:
         async with self.redis.pipeline(transaction=False) as pipe:
             value, ttl_ms = await pipe.get(key).pttl(key).execute()
@@ -177,7 +227,7 @@ class FailoverStore:
             self._unsynced[key] = None
             return
         try:
-            await self._push(key)
+            await self.call(self._push(key))
         except REDIS_DOWN_ERRORS as exc:
             self._unsynced[key] = None
             self._mark_down(exc)
