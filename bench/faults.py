@@ -1,13 +1,13 @@
 """Faults: one table, one row per fault, against llm_node in its own process.
 
-Every row gets a fresh ``Harness`` (Redis, Ollama test server, node), sends
-``RATE`` utterances/s for ``DURATION_S`` (one in five a new question for the LLM, the rest
-lexicon commands, so every record but the LLM's carries an action), injects its fault at
-``FAULT_AT_S`` and clears it where the fault has an end. Columns: utterances sent, records,
-missing (an id sent that got no record), duplicated actions (more than one action message
-for one id), time from the fault to the first error record, time from the fault's end to
-the first good LLM answer of an utterance sent after it, exact-tier p50/p99 during the
-fault, and whether the node was up at the end.
+Every row gets a fresh ``Harness`` (Redis, Ollama test server, node), sends ``RATE``
+utterances/s for ``DURATION_S`` (one in ``llm_every`` a new question for the LLM, the
+rest lexicon commands, so every record but the LLM's carries an action), injects its
+fault at ``FAULT_AT_S`` and clears it where the fault has an end. Columns: utterances
+sent, records, missing (an id sent that got no record), duplicated actions (more than one
+action message for one id), time from the fault to the first error record, time from the
+fault's end to the first good LLM answer of an utterance sent after it, exact-tier
+p50/p99 during the fault, and whether the node was up at the end.
 
 Adding a row is one function::
 
@@ -110,7 +110,7 @@ def ollama_whitespace(h, run):
     ollama_fault(h, run, 5.0, endless=True)
 
 
-@row('Ollama killed mid-answer, back after 3 s', service_time_s=1.0)
+@row('Ollama killed mid-answer, back after 3 s', service_time_s=1.0, llm_every=20)
 def ollama_killed(h, run):
     begin(run)
     h.ollama.kill()
@@ -160,7 +160,7 @@ def two_workers(h: Harness) -> None:
     h.start_worker('worker-a', claim_idle_s=2.0)
 
 
-@row('worker SIGKILL mid-request (second worker)', service_time_s=1.0,
+@row('worker SIGKILL mid-request (second worker)', service_time_s=1.0, llm_every=20,
      overrides={'scheduler.in_node_worker': False}, setup=two_workers)
 def worker_killed(h, run):
     begin(run)
@@ -169,7 +169,8 @@ def worker_killed(h, run):
     end(run)
 
 
-@row('node SIGINT with an answer in flight, node restarted', service_time_s=1.5)
+@row('node SIGINT with an answer in flight, node restarted', service_time_s=1.5,
+     llm_every=20)
 def node_sigint(h, run):
     begin(run)
     h.gate.clear()  # nobody listens while no node is up: hold the utterances
@@ -208,7 +209,7 @@ def measure(spec: Row, keep: bool) -> Dict[str, Any]:
     summary = run.summary()
     errors = sorted({r['error']['code'] for v in run.records.values() for _t, r in v
                      if r.get('error')})
-    return dict(summary, name=spec.name, alive=alive, errors=errors,
+    return dict(summary, name=spec.name, llm_every=spec.llm_every, alive=alive, errors=errors,
                 to_error=None if first_error is None else first_error - fault,
                 to_recover=None if recovered is None else recovered - clear,
                 exact_p50=pct(exact, 50), exact_p99=pct(exact, 99))
@@ -219,16 +220,17 @@ def seconds(value: Optional[float]) -> str:
 
 
 def print_table(rows: List[Dict[str, Any]]) -> None:
-    print('\nFaults (%s; %s utt/s, one in five to the LLM, fault at %.0f s)'
+    print('\nFaults (%s; %s utt/s, fault at %.0f s)'
           % (time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), RATE, FAULT_AT_S))
-    print('| fault | sent | records | missing | duplicated actions | to error record s | '
-          'to recover s | exact p50 / p99 ms during | node up | error codes |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
+    print('| fault | LLM share | sent | records | missing | duplicated actions | '
+          'to error record s | to recover s | exact p50 / p99 ms during | node up | '
+          'error codes |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
     for cells in rows:
         exact = ('-' if cells['exact_p50'] != cells['exact_p50']
                  else '%.1f / %.1f' % (cells['exact_p50'], cells['exact_p99']))
-        print('| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s |' % (
-            cells['name'], cells['sent'], cells['records'], cells['missing'],
+        print('| %s | 1 in %d | %d | %d | %d | %d | %s | %s | %s | %s | %s |' % (
+            cells['name'], cells['llm_every'], cells['sent'], cells['records'], cells['missing'],
             cells['duplicate_actions'], seconds(cells['to_error']),
             seconds(cells['to_recover']), exact, 'yes' if cells['alive'] else 'NO',
             ', '.join(cells['errors']) or '-'))
