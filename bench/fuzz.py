@@ -21,6 +21,8 @@ from harness import Harness, Item
 from rclpy.serialization import serialize_message
 from std_msgs.msg import String
 
+from claudia_llm.core.understanding.inputs import ID_RECOVERY_MAX_BYTES
+
 COMMANDS = ['座って', 'stand up', '伏せて', '坐下']
 SCRIPTS = [(0x41, 0x7a), (0x3040, 0x30ff), (0x4e00, 0x9fff), (0x0600, 0x06ff),
            (0x0900, 0x097f), (0x0400, 0x04ff), (0xac00, 0xd7a3), (0x1f300, 0x1faff),
@@ -74,6 +76,29 @@ def sendable(text: str):
 
 
 def generate(rng: random.Random, index: int) -> Item:
+    """One input whose id is kept only where the node can read it back.
+
+    The node reads the id of a refused envelope up to ``ID_RECOVERY_MAX_BYTES`` and only
+    from JSON that parses; beyond that its record has a fresh id, so such an input is
+    counted rather than matched.
+    """
+    item = _generate(rng, index)
+    if item.id and isinstance(item.raw, str) and not _id_readable(item.raw):
+        item.id = ''
+    return item
+
+
+def _id_readable(raw: str) -> bool:
+    if len(raw.encode('utf-8', 'surrogatepass')) > ID_RECOVERY_MAX_BYTES:
+        return False
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _generate(rng: random.Random, index: int) -> Item:
     """One input; ``command`` marks the few that hold a real command."""
     request_id = 'fz-%d' % index
     kind = index % 10
@@ -170,6 +195,7 @@ def report(args, items, run, rss, alive, crashes, internal, elapsed) -> None:
         summary['sent'], summary['records'], summary['missing'],
         summary['duplicate_records'], garbage_actions, command_actions, len(commands),
         'yes' if alive else 'NO', len(crashes), rss[0], max(rss), rss[-1]))
+    print('RSS KiB every 1 000 inputs: ' + ' '.join(str(kib) for kib in rss))
     print('Record outcomes: ' + ', '.join('%s %d' % kv for kv in sorted(codes.items())))
     for line in (crashes + internal)[:5]:
         print('  log: ' + line[:200])

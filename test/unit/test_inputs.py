@@ -154,3 +154,10 @@ def test_lone_surrogate_in_id_or_source_is_escaped_not_raised():
     assert (u.request_id, u.speaker) == ('a\\udc80', '\\udfff')
     u.request_id.encode('utf-8')
     u.speaker.encode('utf-8')
+
+
+@pytest.mark.parametrize('hidden', ['\u202e', '\u202d', '\u202a', '\u2066', '\u2069',
+                                    '\u00ad', '\u0085', '\x9b', '\u2061'])
+def test_bidi_controls_soft_hyphen_and_c1_controls_do_not_hide_a_known_command(hidden):
+    assert parse_utterance(hidden + '座って' + hidden).text == '座って'
+    assert parse_utterance('{"text": "st%sand up"}' % hidden).text == 'stand up'
