@@ -7,8 +7,8 @@ import pytest
 
 from claudia_llm.core.errors import LLMMalformedOutput
 from claudia_llm.core.llm.prompt import KINDS, PromptProfile, called
-from claudia_llm.testing.qwen_tokens import count_tokens
 from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.testing.qwen_tokens import count_tokens
 
 
 @pytest.fixture(scope='module')
