@@ -47,8 +47,7 @@ if none. No StandUp before other actions.
 battery; else "chat".
 A greeting gets Hello. A question (who are you, what can you do) is no command. Move \
 without a direction or anything unclear: ask back, no action.
-Examples:
-ちょっと座ってくれる? -> {"actions":[{"name":"Sit"}],"reply":"はい、座ります。","kind":"command"}
+Example:
 向左转一点 -> {"actions":[{"name":"Move","parameter":{"z":0.5}}],"reply":"好的。",\
 "kind":"command"}
 """
@@ -183,7 +182,8 @@ def _parameters(spec: ActionSpec) -> str:
         hint = PARAMETER_HINTS.get((spec.name, p.name))
         span = ('±' + _num(p.maximum) if p.minimum == -p.maximum
                 else '%s..%s' % (_num(p.minimum), _num(p.maximum)))
-        parts.append('%s %s %s%s' % (p.name, span, p.unit, ' ' + hint if hint else ''))
+        unit = '' if p.name.endswith('_' + p.unit) else ' ' + p.unit  # duration_s: no ' s'
+        parts.append('%s %s%s%s' % (p.name, span, unit, ' ' + hint if hint else ''))
     return ' (%s)' % ', '.join(parts)
 
 
