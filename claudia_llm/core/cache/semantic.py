@@ -12,16 +12,9 @@ guards (negation, direction, numbers, stop, question: ``core.guards``) equal the
 A hit needs ``score >= threshold``; an entry whose answer holds a high-risk or unknown
 action is never served, nor is any time-dependent question.
 
-Mirror refresh, and why this way: writes are rare (one per new LLM answer) and lookups
-constant, so every write or delete sets a per-namespace change token (``core.semantic_sync``).
-A refresh, at most every ``refresh_interval_s`` and in the background (``check`` never waits
-for it), costs one round trip when nothing changed; after a change it SCANs the namespace,
-fetches only the new hashes and drops entries deleted elsewhere. SCAN keeps Redis the single
-truth: entries written while Redis was down and replayed later by ``FailoverStore`` are found
-too, with no second index to keep consistent. Expired entries leave the mirror by their own
-``expires`` time. If Redis lost its data (epoch changed), the mirror is written back rather
-than emptied. Limitation: an entry rewritten under the same key by another process is seen at
-the next ``load``.
+The mirror is kept up to date in the background (``core.cache.semantic_mirror``: change
+token, SCAN after a change, write-back after a Redis reset). Limitation: an entry rewritten
+under the same key by another process is seen at the next ``load``.
 """
 import asyncio
 import dataclasses
@@ -41,6 +34,7 @@ from claudia_llm.core.understanding.guards import extract_guards
 from .admission import is_time_dependent
 from .embedder import Embedder
 from .semantic_entry import Entry
+from .semantic_mirror import MirrorRefresh
 from .semantic_sync import NamespaceSync
 from .semantic_text import embedding_text, guards_key  # noqa: F401 (re-exported)
 from .semantic_vectors import VectorLRU
@@ -67,7 +61,7 @@ class SemanticHit:
     source: str
 
 
-class SemanticCache:
+class SemanticCache(MirrorRefresh):
     """Guarded semantic cache over a ``FailoverStore``; see the module docstring.
 
     Args:
@@ -121,20 +115,6 @@ class SemanticCache:
         """Redis key of the entry for ``text`` (deterministic: sha1 of its normalised form)."""
         digest = hashlib.sha1(_normalize.normalize(text).encode('utf-8')).hexdigest()
         return self.namespace + digest[:16]
-
-    async def load(self) -> int:
-        """Fill the mirror with every live entry of this namespace; return how many.
-
-        Reads Redis when it is reachable, else the store's memory.
-        """
-        self._last_refresh = time.monotonic()
-        marks = await self._sync.marks()
-        self._token = marks[0] if marks else None
-        self._epoch = await self._sync.ensure_epoch()
-        keys = await self._kv.keys(self.namespace)
-        self.index.clear()
-        self._add_hashes(await self._sync.fetch(keys))
-        return len(self.index)
 
     async def check(self, text: str) -> Optional[SemanticHit]:
         """Return the cached answer of the most similar entry, or None.
@@ -250,46 +230,6 @@ class SemanticCache:
         await self._sync.bump()
         return len(keys)
 
-    async def refresh(self, force: bool = False) -> int:
-        """Bring the mirror up to date with Redis; return rows added plus rows dropped.
-
-        One round trip when nothing changed (unless ``force``); nothing while Redis is down.
-        """
-        self._last_refresh = time.monotonic()
-        if not await self._sync.usable(probe=True):
-            return 0
-        if self._sync.bump_pending:
-            await self._sync.bump()
-        marks = await self._sync.marks()
-        if marks is None:
-            return 0
-        token, epoch = marks
-        if epoch is None or epoch != self._epoch:
-            force = await self._after_reset(epoch) or force
-        if token == self._token and not force:
-            return 0
-        keys = await self._sync.scan()
-        if keys is None:
-            return 0
-        self._local_only -= keys
-        known = set(self.index.keys())
-        gone = known - keys - self._local_only
-        for key in gone:
-            self.index.remove(key)
-        added = self._add_hashes(await self._sync.fetch(sorted(keys - known)))
-        self._token = token
-        return added + len(gone)
-
-    async def aclose(self) -> None:
-        """Stop a background refresh in progress (the store is not closed)."""
-        task, self._refresh_task = self._refresh_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
     # -- internals ---------------------------------------------------------------------
 
     def _ttl_for(self, ttl_s: Optional[float], source: str) -> Optional[float]:
@@ -320,55 +260,6 @@ class SemanticCache:
 
     def _checked(self, entry: Entry) -> Entry:
         return dataclasses.replace(entry, refused=self._refused(entry.answer))
-
-    def _add_hashes(self, hashes: Dict[str, Dict[str, bytes]]) -> int:
-        """Put fetched entry hashes into the mirror; skip malformed or expired ones."""
-        now, added = self._clock(), 0
-        for key, fields in hashes.items():
-            try:
-                entry, vector = Entry.from_mapping(fields, self.embedder.dim)
-            except ValueError as exc:
-                log.warning('semantic entry %s skipped: %s', key, exc)
-                continue
-            if entry.expires is None or entry.expires > now:
-                self.index.put(key, vector, entry.guards, self._checked(entry), entry.expires)
-                added += 1
-        return added
-
-    async def _after_reset(self, epoch: Optional[bytes]) -> bool:
-        """Adopt the epoch in force; when Redis lost its data, write the mirror back.
-
-        Returns True when the mirror must be compared with Redis again.
-        """
-        known, self._epoch = self._epoch, await self._sync.ensure_epoch()
-        if known is None:
-            return True  # first contact (started while Redis was down): compare
-        log.warning('Redis lost the semantic cache (epoch changed); writing back %d entries',
-                    len(self.index))
-        now = self._clock()
-        for key in self.index.keys():
-            entry: Entry = self.index.payload(key)
-            ttl = entry.ttl_left(now)
-            if ttl is None or ttl > 0:
-                await self._kv.hset(key, entry.to_mapping(self.index.vector(key)), ttl_s=ttl)
-        await self._sync.bump()
-        return True
-
-    def _schedule_refresh(self) -> None:
-        if self._kv.redis is None or (self._refresh_task and not self._refresh_task.done()):
-            return
-        if time.monotonic() - self._last_refresh < self._refresh_interval_s:
-            return
-        self._last_refresh = time.monotonic()
-        self._refresh_task = asyncio.ensure_future(self._refresh_in_background())
-
-    async def _refresh_in_background(self) -> None:
-        try:
-            await self.refresh()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - background task: log, retry next time
-            log.warning('semantic mirror refresh failed: %s: %s', type(exc).__name__, exc)
 
 
 def _same_lexicon_entry(entry: Optional[Entry], text: str, answer: Answer) -> bool:
