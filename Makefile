@@ -13,6 +13,7 @@ setup: $(STAMP)
 # System packages (redis-server) first, then the venv with the ROS 2 wheels and our package.
 $(STAMP): requirements.txt requirements-ros.txt requirements-dev.txt requirements-st.txt setup.py
 	scripts/install_system_deps.sh
+	scripts/fetch_web_assets.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-ros.txt -r requirements-dev.txt

@@ -3,10 +3,11 @@
 Rooms, lowest first: the shared core modules (records, errors, settings, latency, ...),
 ``core.safety``, ``core.understanding``, then ``core.cache``, ``core.llm`` and
 ``core.execution`` side by side, then ``core.pipeline``, ``core.build`` (the one place that
-constructs clients) and ``core.app``, then ``testing``, then ``ros``, then the command line
-(``cli``, ``worker_main``). A module may import its own room or a lower one; the side-by-side
-rooms may not import each other; nothing in ``core`` imports ``ros``, ``cli`` or
-``testing``; and the import graph between modules has no cycle.
+constructs clients) and ``core.app``, then ``testing``, then ``http`` (the FastAPI app of
+http_bridge), then ``ros``, then the command line (``cli``, ``worker_main``). A module may
+import its own room or a lower one; the side-by-side rooms may not import each other;
+nothing in ``core`` imports ``ros``, ``cli`` or ``testing``; and the import graph between
+modules has no cycle.
 """
 import ast
 from pathlib import Path
@@ -23,8 +24,9 @@ RANKS = (  # (module prefix, rank); the longest matching prefix wins
     ('claudia_llm.core.build', 5),
     ('claudia_llm.core.app', 6),
     ('claudia_llm.testing', 7),
-    ('claudia_llm.ros', 8),
-    ('claudia_llm', 9),
+    ('claudia_llm.http', 8),
+    ('claudia_llm.ros', 9),
+    ('claudia_llm', 10),
     ('claudia_llm.layering', 0),
 )
 

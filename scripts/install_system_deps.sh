@@ -6,6 +6,10 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # The venv uses Python 3.11 (the ROS 2 wheels are cp311): Debian 12's python3.
 command -v python3.11 >/dev/null 2>&1 || need+=(python3.11)
 python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3.11-venv)
+# npm fetches the dashboard's chart.js (scripts/fetch_web_assets.sh); chromium runs the
+# dashboard test headless (test/integration/test_dashboard_chromium.py), tests only.
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=''
 [ "$(id -u)" -ne 0 ] && sudo='sudo'

@@ -64,6 +64,7 @@ class TopicsConfig:
     sport_response: str
     execution: str
     sim_events: str
+    reply_partial: str
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,16 @@ class SimConfig:
 
 @dataclass(frozen=True)
 class HTTPConfig:
-    """``http.*``: the HTTP bridge (none yet)."""
+    """``http.*``: the HTTP bridge's address, bearer token and time budgets (s)."""
+
+    host: str
+    port: int
+    token: str
+    request_timeout_s: float
+    stats_period_s: float
+    history_s: float
+    recent_records: int
+    event_queue_size: int
 
 
 GROUPS = {'ollama': OllamaConfig, 'llm': LLMConfig, 'redis': RedisConfig,

@@ -171,8 +171,35 @@ DIAGNOSTICS_NODE = _params(
      (0, 65535)),
 )
 
+HTTP_BRIDGE = _params(
+    ('topics.utterance', 'claudia/utterance', 'Input topic: plain text or JSON {"text", ...}.'),
+    ('topics.response', 'claudia/response', 'Topic of the per-utterance JSON records.'),
+    ('topics.action', 'claudia/action', 'Output topic: JSON list of Go2 actions.'),
+    ('topics.reply_partial', 'claudia/reply_partial', 'Reply pieces as they are generated.'),
+    ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.',
+     (1, 100000)),
+    ('input.max_chars', 500, 'Longest utterance accepted, in characters (413 above).',
+     (1, 100000)),
+    ('input.max_bytes', 4096, 'Largest utterance accepted, in UTF-8 bytes (413 above).',
+     (4, 1000000)),
+    ('diagnostics.window_s', 60.0, 'Sliding window of the latency statistics, seconds.',
+     (1.0, 86400.0)),
+    ('http.host', '127.0.0.1', 'Address to bind; anything but loopback needs http.token.'),
+    ('http.port', 8001, 'TCP port of the HTTP API and dashboard.', (1, 65535)),
+    ('http.token', '', 'Bearer token every request must carry (empty = none, loopback only).'),
+    ('http.request_timeout_s', 30.0, 'POST /v1/utterances waits this long for the record, s.',
+     (0.1, 3600.0)),
+    ('http.stats_period_s', 2.0, 'Period of the stats event (dashboard chart points), s.',
+     (0.1, 3600.0)),
+    ('http.history_s', 600.0, 'How far back the chart history reaches, seconds.',
+     (1.0, 86400.0)),
+    ('http.recent_records', 50, 'Records kept for the dashboard table.', (1, 10000)),
+    ('http.event_queue_size', 1000, 'Events buffered per SSE client before it is dropped.',
+     (1, 100000)),
+)
+
 NODES = {'llm_node': LLM_NODE, 'diagnostics_node': DIAGNOSTICS_NODE,
-         'go2_simulator': GO2_SIMULATOR}
+         'go2_simulator': GO2_SIMULATOR, 'http_bridge': HTTP_BRIDGE}
 
 
 def live_names(node: str) -> Tuple[str, ...]:
@@ -201,7 +228,7 @@ def ollama_host(value: str, environ: Optional[Mapping[str, str]] = None) -> Tupl
 
 
 def defaults(node: str) -> Dict[str, Any]:
-    """Return ``{name: default}`` for ``node`` ('llm_node' or 'diagnostics_node')."""
+    """Return ``{name: default}`` for ``node`` (a key of ``NODES``)."""
     return {name: p.default for name, p in NODES[node].items()}
 
 

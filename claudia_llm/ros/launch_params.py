@@ -5,7 +5,7 @@ given, so the file's values win for everything else (the ``ros2 launch`` convent
 launch argument defaulting to a value would silently beat the YAML). Kept here because the
 ROS ``launch`` package is not installable off a ROS install, and so cannot be tested.
 """
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Tuple, Union
 
 LAUNCH_ARGUMENTS = (
     ('ollama_host', 'ollama.host', 'Ollama base URL (default: the params file, else '
@@ -14,6 +14,18 @@ LAUNCH_ARGUMENTS = (
     ('redis_url', 'redis.url', 'Redis URL (default: the params file)'),
 )
 """``(launch argument, parameter, description)``; each defaults to '' = not given."""
+
+
+def node_names(http: str) -> Tuple[str, ...]:
+    """Executables to start: llm_node and diagnostics_node, plus http_bridge for ``http:=true``.
+
+    Raises:
+        ValueError: ``http`` is neither 'true' nor 'false' (any case; '' = false).
+    """
+    value = str(http or 'false').strip().lower()
+    if value not in ('true', 'false'):
+        raise ValueError('launch argument http must be true or false, got %r' % (http,))
+    return ('llm_node', 'diagnostics_node') + (('http_bridge',) if value == 'true' else ())
 
 
 def node_parameters(params_file: str, given: Mapping[str, str]

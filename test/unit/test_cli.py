@@ -119,7 +119,7 @@ def test_check_params_file_accepts_namespaces_and_wildcards(write):
 
 def test_the_packaged_config_passes_the_check():
     data = params_file.check_params_file(str(config_dir() / 'claudia_llm.yaml'))
-    assert set(data) == {'llm_node', 'diagnostics_node', 'go2_simulator'}
+    assert set(data) == {'llm_node', 'diagnostics_node', 'go2_simulator', 'http_bridge'}
 
 
 def test_p_help_names_only_flags_that_exist(capsys):

@@ -36,7 +36,7 @@ def test_defaults_build_a_config_that_gives_the_values_back(node):
     cfg = config.config_from({}, node, environ={})
     values = cfg.as_values()
     expected = settings.defaults(node)
-    if 'ollama.host' in expected:  # go2_simulator declares no ollama.*
+    if 'ollama.host' in expected:  # go2_simulator and http_bridge declare no ollama.*
         expected['ollama.host'] = settings.DEFAULT_OLLAMA_HOST
     assert values == expected
 

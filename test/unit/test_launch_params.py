@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from claudia_llm.ros import launch_params
 from claudia_llm.ros.launch_params import LAUNCH_ARGUMENTS, node_parameters, ros_arguments
 
 LAUNCH_FILE = Path(__file__).resolve().parents[2] / 'launch' / 'claudia_llm.launch.py'
@@ -44,4 +45,16 @@ def test_the_launch_file_takes_its_parameters_from_node_parameters():
                 and node.args and getattr(node.args[0], 'value', None) != 'params_file'
                 for k in node.keywords if k.arg == 'default_value'
                 and isinstance(k.value, ast.Constant)]
-    assert len(defaults) == 2 and set(defaults) == {''}, 'overrides must default to not given'
+    assert len(defaults) == 3 and set(defaults) == {''}, 'overrides must default to not given'
+
+
+@pytest.mark.parametrize('value, extra', [('', ()), ('false', ()), ('False', ()),
+                                          ('true', ('http_bridge',)),
+                                          ('TRUE', ('http_bridge',))])
+def test_http_true_adds_http_bridge(value, extra):
+    assert launch_params.node_names(value) == ('llm_node', 'diagnostics_node') + extra
+
+
+def test_http_other_than_true_or_false_is_refused():
+    with pytest.raises(ValueError, match='true or false'):
+        launch_params.node_names('yes')

@@ -83,7 +83,8 @@ def test_the_longest_prefix_names_the_room():
     assert layering.room('claudia_llm.core.cache.e5.tokenizer') == ('claudia_llm.core.cache', 3)
     assert layering.room('claudia_llm.core.errors') == ('claudia_llm.core', 0)
     assert layering.room('claudia_llm.layering') == ('claudia_llm.layering', 0)
-    assert layering.room('claudia_llm.worker_main') == ('claudia_llm', 9)
+    assert layering.room('claudia_llm.worker_main') == ('claudia_llm', 10)
+    assert layering.room('claudia_llm.http.app') == ('claudia_llm.http', 8)
 
 
 def test_a_wrong_way_import_added_to_a_copy_of_the_real_tree_fails(tmp_path):
