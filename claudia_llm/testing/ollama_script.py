@@ -5,7 +5,8 @@ Rules are tried in order against the last user message of a request; the first m
 Each rule has exactly one matcher and any of the behaviours::
 
     {"match": "exact text"} | {"regex": "python regex, re.search"}
-    "content":         str, or any JSON value (sent as its JSON text): the reply content
+    "content":         str, or any JSON value (sent as its JSON text; an object's keys in
+                       the order of the request's ``format`` properties): the content
     "delay_s":         service time of this request in its slot, seconds (replaces the
                        server's), or for "status" rules the wait before the error answer
     "status":          HTTP status to answer with (e.g. 500, 503), body {"error": ...}
@@ -52,6 +53,7 @@ class Rule:
         self.match = data.get('match')
         self.regex = re.compile(data['regex']) if 'regex' in data else None
         content = data.get('content')
+        self.value = content if isinstance(content, dict) else None  # reordered per schema
         self.content = (content if content is None or isinstance(content, str)
                         else json.dumps(content, ensure_ascii=False))
         self.delay_s = None if data.get('delay_s') is None else float(data['delay_s'])
@@ -158,10 +160,25 @@ def default_content(fmt: Any, user_text: str) -> str:
     return reply
 
 
+def in_schema_order(value: Mapping[str, Any], schema: Mapping[str, Any]) -> Dict[str, Any]:
+    """``value``'s keys in the order of the schema's ``properties``, the others after.
+
+    A JSON-object content of a rule is sent this way because a grammar built from the
+    schema (Ollama's ``format``, json_schema ``response_format``) emits that order.
+    """
+    order = list((schema.get('properties') or {}).keys())
+    first = [k for k in order if k in value]
+    return dict([(k, value[k]) for k in first] + [(k, v) for k, v in value.items()
+                                                   if k not in first])
+
+
 def answer_for(rule: Optional[Rule], fmt: Any, user_text: str) -> Tuple[str, str]:
     """Return ``(content, done_reason)`` for a request answered with ``rule`` (or none)."""
     if rule is not None and rule.content is not None:
-        return rule.content, rule.done_reason or ('length' if rule.malformed else 'stop')
+        content = rule.content
+        if rule.value is not None and isinstance(fmt, dict):
+            content = json.dumps(in_schema_order(rule.value, fmt), ensure_ascii=False)
+        return content, rule.done_reason or ('length' if rule.malformed else 'stop')
     content = default_content(fmt, user_text)
     if rule is not None and rule.malformed:
         return content[:max(1, len(content) // 2)], rule.done_reason or 'length'

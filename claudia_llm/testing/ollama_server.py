@@ -31,7 +31,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from aiohttp import web
 
-from . import ollama_script, qwen_tokens
+from . import ollama_script, ollama_timing, qwen_tokens
+from .loop_thread import LoopThreadServer
+from .ollama_log import RequestLog
+from .ollama_models import ModelStore
 from .ollama_protocol import (
     MODEL_INFO,
     Slots,
@@ -42,11 +45,10 @@ from .ollama_protocol import (
     now_iso,
 )
 
-DEFAULT_NUM_CTX = 2048
 VERSION = '0.0.0-claudia-test'
 
 
-class OllamaTestServer:
+class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
     """The server; every public method may be called from any thread.
 
     Args:
@@ -57,13 +59,24 @@ class OllamaTestServer:
         models: model names the server has; others get 404 "not found".
         load_time_s: model load time on first use, after expiry or a ``num_ctx`` change.
         max_queue: requests allowed to wait for a slot; beyond it 503.
-        prompt_tps, eval_tps: token rates, tokens/s, used only to split the service time.
+        prompt_tps, eval_tps: token rates, tokens/s (prefill, decode).
+        timing: 'service' (the service time, split by token costs) or 'rates' (prefill of
+            the new prompt tokens at ``prompt_tps``, one chunk per token at ``eval_tps``; a
+            rule's ``delay_s`` still gives that request a service time); see
+            ``ollama_timing``.
+
+    Raises:
+        ValueError: ``slots`` < 1, a negative service time, an unknown ``timing``.
     """
+
+    thread_name = 'ollama-test-server'
 
     def __init__(self, slots: int = 1, service_time_s: float = 0.0, script: Any = None,
                  host: str = '127.0.0.1', port: int = 0, models: Sequence[str] = ('qwen2.5:7b',),
                  load_time_s: float = 0.0, max_queue: int = 512, prompt_tps: float = 400.0,
-                 eval_tps: float = 20.0):
+                 eval_tps: float = 20.0, timing: str = 'service'):
+        if timing not in ollama_timing.TIMINGS:
+            raise ValueError('timing must be one of %s, got %r' % (ollama_timing.TIMINGS, timing))
         if slots < 1:
             raise ValueError('slots must be >= 1, got %r' % slots)
         if service_time_s < 0:
@@ -71,7 +84,8 @@ class OllamaTestServer:
         self.slots, self.service_time_s = slots, float(service_time_s)
         self.host, self.port, self.models = host, port, list(models)
         self.load_time_s, self.max_queue = float(load_time_s), max_queue
-        self.prompt_tps, self.eval_tps = prompt_tps, eval_tps
+        self.prompt_tps, self.eval_tps, self.timing = prompt_tps, eval_tps, timing
+        self._prefix = ollama_timing.PrefixCache(slots)
         self.url = ''
         self._lock = threading.Lock()
         self._script = self._as_script(script)
@@ -81,8 +95,6 @@ class OllamaTestServer:
         self._t0 = time.monotonic()
         self._slots: Optional[Slots] = None
         self._runner: Optional[web.AppRunner] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
         self._stopping: Optional[asyncio.Event] = None
         self._load_lock: Optional[asyncio.Lock] = None
         qwen_tokens.tokenizer()  # load once up front, not inside the first request
@@ -110,62 +122,7 @@ class OllamaTestServer:
         await self._runner.cleanup()
         self._runner = None
 
-    async def __aenter__(self) -> 'OllamaTestServer':
-        await self.astart()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.astop()
-
-    def start(self, timeout_s: float = 10.0) -> str:
-        """Start in a daemon thread with its own event loop; return the base URL."""
-        started = threading.Event()
-        failure: List[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.astart())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name='ollama-test-server', daemon=True)
-        self._thread.start()
-        if not started.wait(timeout_s):
-            raise TimeoutError('test server did not start within %.1f s' % timeout_s)
-        if failure:
-            raise failure[0]
-        return self.url
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop a server started with ``start()``."""
-        if self._thread is None:
-            return
-        loop = self._loop
-        asyncio.run_coroutine_threadsafe(self.astop(), loop).result(timeout_s)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(timeout_s)
-        self._thread = None
-
-    def __enter__(self) -> 'OllamaTestServer':
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # ---- test API -----------------------------------------------------------------------
-    def requests(self) -> List[Dict[str, Any]]:
-        """Copy of the request log, in arrival order (see ``_entry`` for the fields)."""
-        with self._lock:
-            return [{k: v for k, v in e.items() if not k.startswith('_')} for e in self._log]
-
     def stats(self) -> Dict[str, Any]:
         """``{"requests", "in_service", "waiting", "max_in_service", "loads", "loaded"}``."""
         with self._lock:
@@ -187,6 +144,7 @@ class OllamaTestServer:
         new = self._as_script(script)
         with self._lock:
             self._script, self._log, self._loaded, self._loads = new, [], {}, 0
+            self._prefix.clear()
             if self._slots is not None:
                 self._slots.max_busy = self._slots.busy
 
@@ -218,15 +176,6 @@ class OllamaTestServer:
     async def _tags(self, request: web.Request) -> web.Response:
         models = [dict(name=m, model=m, modified_at=now_iso(), size=4683087332,
                        digest='0' * 64, details=dict(MODEL_INFO)) for m in self.models]
-        return web.json_response({'models': models})
-
-    async def _ps(self, request: web.Request) -> web.Response:
-        with self._lock:
-            self._expire()
-            models = [dict(name=m, model=m, size=5400000000, size_vram=5400000000,
-                           digest='0' * 64, details=dict(MODEL_INFO),
-                           expires_at=now_iso(s['expires_at'] - time.monotonic()),
-                           context_length=s['num_ctx']) for m, s in self._loaded.items()]
         return web.json_response({'models': models})
 
     async def _test_requests(self, request: web.Request) -> web.Response:
@@ -283,8 +232,11 @@ class OllamaTestServer:
             return await self._load_only(endpoint, body, entry)
         if rule is not None and rule.delay_s is not None:
             service_s = rule.delay_s
-        return await self._serve(request, endpoint, body, entry, rule,
-                                 self.service_time_s if service_s is None else service_s)
+        elif self.timing == 'rates':
+            service_s = None  # from the token counts
+        else:
+            service_s = self.service_time_s if service_s is None else service_s
+        return await self._serve(request, endpoint, body, entry, rule, service_s)
 
     async def _serve(self, request, endpoint, body, entry, rule, service_s):
         if self._slots.waiting >= self.max_queue:
@@ -313,34 +265,46 @@ class OllamaTestServer:
             self._keep_alive(body)
 
     async def _answer(self, request, endpoint, body, entry, rule, service_s, load_ns):
-        messages = entry['messages']
+        """Answer with the script's content; ``service_s`` None: timed by the token rates."""
+        messages, model = entry['messages'], body['model']
         content, done_reason = ollama_script.answer_for(
             rule, body.get('format'), ollama_script.last_user_text(messages))
-        p_tokens = qwen_tokens.prompt_tokens(messages)
         c_tokens = qwen_tokens.count_tokens(content)
-        p_cost, c_cost = p_tokens / self.prompt_tps, c_tokens / self.eval_tps
-        prompt_s = service_s * p_cost / (p_cost + c_cost) if p_cost + c_cost else 0.0
+        if service_s is None:
+            with self._lock:
+                p_tokens = self._prefix.evaluate(model, qwen_tokens.prompt_ids(messages))
+            prompt_s = p_tokens / self.prompt_tps
+            service_s = prompt_s + c_tokens / self.eval_tps
+        else:
+            p_tokens = qwen_tokens.prompt_tokens(messages)
+            prompt_s = ollama_timing.service_split(service_s, p_tokens, c_tokens,
+                                                   self.prompt_tps, self.eval_tps)
         stats = dict(done=True, done_reason=done_reason, load_duration=load_ns,
                      prompt_eval_count=p_tokens, prompt_eval_duration=int(prompt_s * 1e9),
                      eval_count=c_tokens, eval_duration=int((service_s - prompt_s) * 1e9))
         entry.update(prompt_eval_count=p_tokens, eval_count=c_tokens, content=content)
-        model = body['model']
-        if body.get('stream', True):
-            response = web.StreamResponse(headers={'Content-Type': 'application/x-ndjson'})
-            await asyncio.sleep(prompt_s)
-            await response.prepare(request)
-            pieces = qwen_tokens.token_pieces(content) or ['']
-            for piece in pieces:
+        if not body.get('stream', True):
+            await asyncio.sleep(service_s)
+            stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
+            return self._finish(entry, 'ok', web.json_response(
+                dict(chunk(endpoint, model, content, True), **stats)))
+        response = web.StreamResponse(headers={'Content-Type': 'application/x-ndjson'})
+        await asyncio.sleep(prompt_s)
+        await response.prepare(request)
+        pieces = qwen_tokens.token_pieces(content) or ['']
+        started, step = time.monotonic(), (service_s - prompt_s) / len(pieces)
+        try:
+            for index, piece in enumerate(pieces):
+                # one token per step on the clock (not sleep after sleep: no drift)
+                await asyncio.sleep(max(0.0, started + (index + 1) * step - time.monotonic()))
                 await response.write(ndjson_line(chunk(endpoint, model, piece, done=False)))
-                await asyncio.sleep((service_s - prompt_s) / len(pieces))
             stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
             await response.write(ndjson_line(dict(chunk(endpoint, model, '', True), **stats)))
             await response.write_eof()
-            return self._finish(entry, 'ok', response)
-        await asyncio.sleep(service_s)
-        stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
-        return self._finish(entry, 'ok', web.json_response(
-            dict(chunk(endpoint, model, content, True), **stats)))
+        except (ConnectionError, RuntimeError):  # the client closed the stream
+            entry['disconnect_s'] = self._now()
+            return self._finish(entry, 'disconnected', response)
+        return self._finish(entry, 'ok', response)
 
     async def _endless(self, request, endpoint, body, entry) -> web.StreamResponse:
         """Stream whitespace chunks until the client goes away or the server stops."""
@@ -355,87 +319,6 @@ class OllamaTestServer:
         except (ConnectionError, RuntimeError):  # the client closed the stream
             pass
         return self._finish(entry, 'endless', response)
-
-    async def _load_only(self, endpoint, body, entry) -> web.Response:
-        """Empty prompt / no messages: load (or with keep_alive 0, unload) the model."""
-        model = body['model']
-        if keep_alive_s(body.get('keep_alive')) == 0:
-            with self._lock:
-                self._loaded.pop(model, None)
-            reason = 'unload'
-        else:
-            load_ns = await self._ensure_loaded(body)
-            self._keep_alive(body)
-            entry['load_duration'] = load_ns
-            reason = 'load'
-        reply = dict(chunk(endpoint, model, '', True), done_reason=reason)
-        return self._finish(entry, reason, web.json_response(reply))
-
-    async def _ensure_loaded(self, body: Dict[str, Any]) -> int:
-        """Load the model if it is not loaded or has another num_ctx; return the time, ns."""
-        started = time.monotonic()
-        num_ctx = int((body.get('options') or {}).get('num_ctx') or DEFAULT_NUM_CTX)
-        async with self._load_lock:  # requests wait for a load in progress, as in Ollama
-            with self._lock:
-                self._expire()
-                state = self._loaded.get(body['model'])
-                fresh = state is None or state['num_ctx'] != num_ctx
-                if fresh:
-                    self._loads += 1
-            if fresh:
-                await asyncio.sleep(self.load_time_s)
-                with self._lock:
-                    self._loaded[body['model']] = {'num_ctx': num_ctx,
-                                                   'expires_at': float('inf')}
-        return int((time.monotonic() - started) * 1e9)
-
-    def _keep_alive(self, body: Dict[str, Any]) -> None:
-        seconds = keep_alive_s(body.get('keep_alive'))
-        with self._lock:
-            state = self._loaded.get(body.get('model'))
-            if state is not None:
-                state['expires_at'] = (float('inf') if seconds < 0
-                                       else time.monotonic() + seconds)
-
-    def _expire(self) -> None:
-        current = time.monotonic()
-        for model in [m for m, s in self._loaded.items() if s['expires_at'] <= current]:
-            del self._loaded[model]
-
-    # ---- request log --------------------------------------------------------------------
-    def _now(self) -> float:
-        return time.monotonic() - self._t0
-
-    def _entry(self, endpoint, body, messages, arrival) -> Dict[str, Any]:
-        """Log entry of a request.
-
-        Fields: endpoint, model, messages, format, options, keep_alive, stream, arrival_s /
-        start_s / end_s (seconds since server start), outcome, status, rule, prompt_eval_count,
-        eval_count, content.
-        """
-        entry = dict(endpoint=endpoint, model=body.get('model'), messages=messages,
-                     prompt=body.get('prompt'), format=body.get('format'),
-                     options=body.get('options'), keep_alive=body.get('keep_alive'),
-                     stream=body.get('stream', True), arrival_s=arrival - self._t0,
-                     start_s=None, end_s=None, outcome='pending', status=None, rule=None,
-                     prompt_eval_count=None, eval_count=None, content=None)
-        with self._lock:
-            entry['id'] = len(self._log)
-            self._log.append(entry)
-        entry['_arrival'] = arrival
-        return entry
-
-    def _mark(self, entry: Dict[str, Any], outcome: str, ended: bool = True) -> None:
-        with self._lock:
-            entry['outcome'] = outcome
-            if ended:
-                entry['end_s'] = self._now()
-
-    def _finish(self, entry: Dict[str, Any], outcome: str,
-                response: web.StreamResponse) -> web.StreamResponse:
-        with self._lock:
-            entry.update(outcome=outcome, status=response.status, end_s=self._now())
-        return response
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -454,12 +337,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--model', action='append', help='served model (repeatable); '
                         'default qwen2.5:7b')
     parser.add_argument('--script', help='JSON script file (see ollama_script)')
+    parser.add_argument('--timing', choices=ollama_timing.TIMINGS, default='service',
+                        help='rates: prefill at --prompt-tps, one chunk per token at --eval-tps')
+    parser.add_argument('--prompt-tps', type=float, default=400.0, help='prefill tokens/s')
+    parser.add_argument('--eval-tps', type=float, default=20.0, help='decode tokens/s')
     args = parser.parse_args(argv)
     server = OllamaTestServer(
         slots=args.slots, service_time_s=args.service_time_s, host=args.host, port=args.port,
         script=ollama_script.Script.load(args.script) if args.script else None,
         models=args.model or ('qwen2.5:7b',), load_time_s=args.load_time_s,
-        max_queue=args.max_queue)
+        max_queue=args.max_queue, timing=args.timing, prompt_tps=args.prompt_tps,
+        eval_tps=args.eval_tps)
     asyncio.run(_serve_forever(server))
     return 0
 

@@ -94,3 +94,8 @@ def prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     """Number of prompt tokens Ollama's ``qwen2.5`` template gives ``messages``."""
     encoding = tokenizer().encode(render_chatml(messages), add_special_tokens=False)
     return len(encoding.ids)
+
+
+def prompt_ids(messages: Sequence[Mapping[str, Any]]) -> List[int]:
+    """Token ids of the Qwen2.5 ChatML prompt of ``messages`` (for prefix-cache reuse)."""
+    return list(tokenizer().encode(render_chatml(messages), add_special_tokens=False).ids)
