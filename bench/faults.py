@@ -222,16 +222,17 @@ def seconds(value: Optional[float]) -> str:
 def print_table(rows: List[Dict[str, Any]]) -> None:
     print('\nFaults (%s; %s utt/s, fault at %.0f s)'
           % (time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), RATE, FAULT_AT_S))
-    print('| fault | LLM share | sent | records | missing | duplicated actions | '
+    print('| fault | LLM share | sent | records | missing | duplicate records | '
+          'duplicated actions | '
           'to error record s | to recover s | exact p50 / p99 ms during | node up | '
           'error codes |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
     for cells in rows:
         exact = ('-' if cells['exact_p50'] != cells['exact_p50']
                  else '%.1f / %.1f' % (cells['exact_p50'], cells['exact_p99']))
-        print('| %s | 1 in %d | %d | %d | %d | %d | %s | %s | %s | %s | %s |' % (
+        print('| %s | 1 in %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s |' % (
             cells['name'], cells['llm_every'], cells['sent'], cells['records'], cells['missing'],
-            cells['duplicate_actions'], seconds(cells['to_error']),
+            cells['duplicate_records'], cells['duplicate_actions'], seconds(cells['to_error']),
             seconds(cells['to_recover']), exact, 'yes' if cells['alive'] else 'NO',
             ', '.join(cells['errors']) or '-'))
 
@@ -248,7 +249,8 @@ def main() -> int:
         results.append(measure(spec, args.keep))
         print('%s: %.0f s' % (spec.name, time.monotonic() - started), flush=True)
     print_table(results)
-    bad = [r for r in results if r['missing'] or r['duplicate_actions'] or not r['alive']]
+    bad = [r for r in results if r['missing'] or r['duplicate_records']
+           or r['duplicate_actions'] or not r['alive']]
     return 1 if bad else 0
 
 

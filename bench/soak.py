@@ -67,7 +67,10 @@ def main() -> int:
     parser.add_argument('--count', type=int, default=10000)
     parser.add_argument('--rate', type=float, default=200.0, help='utterances per second')
     parser.add_argument('--block', type=int, default=1000)
-    parser.add_argument('--warmup', type=int, default=2000, help='utterances before the slope')
+    # Warm-up: until the bounded per-request memories are full, above all the safety
+    # policy's 4096 remembered request ids (duplicate-request guard), full after about
+    # 4 800 utterances of this mix.
+    parser.add_argument('--warmup', type=int, default=5000, help='utterances before the slope')
     parser.add_argument('--service-time-s', type=float, default=0.02)
     parser.add_argument('--keep', action='store_true', help='keep the logs')
     parser.add_argument('--llm-pool', type=int, default=100,
