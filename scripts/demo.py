@@ -64,14 +64,27 @@ def _cell(text: str, width: int) -> str:
     return out + ' ' * max(width - used, 0)
 
 
+def dashboard_port(free_port) -> int:
+    """8001 (http_bridge's default) when it is free, else any free loopback port."""
+    import socket
+    with socket.socket() as probe:
+        try:
+            probe.bind(('127.0.0.1', 8001))
+            return 8001
+        except OSError:
+            return free_port()
+
+
 def main() -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
     from claudia_llm.ros.client import UtteranceClient
     from claudia_llm.ros.compat import try_shutdown
+    from claudia_llm.ros.http_bridge import HttpBridge
     from claudia_llm.ros.runner import InProcessNodes, ros_args
-    from claudia_llm.testing.redis_server import start_redis
+    from claudia_llm.ros.spinning import NodeThreads
+    from claudia_llm.testing.redis_server import free_port, start_redis
 
     stoppers = []
     workdir = tempfile.mkdtemp(prefix='claudia-demo-')
@@ -92,6 +105,10 @@ def main() -> int:
             'redis.url:=' + redis.url, 'ollama.host:=' + host]) + ['--log-level', 'warn'])
         print('Starting llm_node and diagnostics_node (loading the lexicon and embedder)...')
         nodes = InProcessNodes()
+        bridge = HttpBridge(parameter_overrides={'http.port': dashboard_port(free_port)})
+        bridge_spin = NodeThreads([bridge])
+        url = 'http://127.0.0.1:%d/' % bridge.settings['http.port']
+        print('Dashboard: %s  (API docs %sdocs)' % (url, url), flush=True)
         client = UtteranceClient()
         executor = SingleThreadedExecutor()
         executor.add_node(client)
@@ -112,7 +129,17 @@ def main() -> int:
                 _cell(json.dumps(text, ensure_ascii=False), 38), record.get('source', '(none)'),
                 (record.get('latency_ms') or {}).get('total', float('nan')), actions,
                 record.get('reply', ''), note), flush=True)
+        if sys.stdin.isatty():
+            print('\nDashboard: %s  (curl -s -XPOST %sv1/utterances -d \'{"text":"座って"}\'); '
+                  'Ctrl-C to stop' % (url, url), flush=True)
+            try:
+                while True:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                pass
         executor.shutdown(timeout_sec=2.0)
+        bridge_spin.shutdown(2.0)
+        bridge.destroy_node()
         client.destroy_node()
         nodes.close()
         try_shutdown()

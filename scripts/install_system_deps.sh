@@ -10,6 +10,8 @@ python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3.11-venv
 # dashboard test headless (test/integration/test_dashboard_chromium.py), tests only.
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# A CJK font, so the dashboard screenshot shows Japanese and Chinese utterances.
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=''
 [ "$(id -u)" -ne 0 ] && sudo='sudo'
