@@ -7,6 +7,8 @@ same ``core.errors`` type (cause chained). It sits with the shared core modules 
 probe, below ``core.llm``, needs it too.
 """
 import asyncio
+import functools
+import ssl
 from typing import Awaitable, Optional, TypeVar
 
 import httpx
@@ -33,7 +35,21 @@ def new_client(host: str, timeout_s: float,
         connect_timeout_s: TCP connect bound, seconds (default ``timeout_s``; never more).
     """
     connect = timeout_s if connect_timeout_s is None else min(connect_timeout_s, timeout_s)
-    return ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=connect))
+    return ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=connect),
+                              verify=tls_context())
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: httpx builds a new one per client otherwise.
+
+    Building it (loading the CA bundle) takes about 27 ms of CPU holding the GIL on the
+    dev machine; diagnostics_node's Ollama probe makes a client every period, which in
+    ``claudia-llm run`` stalled llm_node's answers in the same process (issue 13). Same
+    trust store as httpx's default: certifi's bundle.
+    """
+    import certifi
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 async def call(awaitable: Awaitable[T], host: str, timeout_s: float) -> T:
