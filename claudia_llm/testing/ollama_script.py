@@ -168,8 +168,8 @@ def in_schema_order(value: Mapping[str, Any], schema: Mapping[str, Any]) -> Dict
     """
     order = list((schema.get('properties') or {}).keys())
     first = [k for k in order if k in value]
-    return dict([(k, value[k]) for k in first] + [(k, v) for k, v in value.items()
-                                                   if k not in first])
+    rest = [(k, v) for k, v in value.items() if k not in first]
+    return dict([(k, value[k]) for k in first] + rest)
 
 
 def answer_for(rule: Optional[Rule], fmt: Any, user_text: str) -> Tuple[str, str]:

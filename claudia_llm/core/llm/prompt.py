@@ -100,11 +100,28 @@ class PromptProfile:
             raise LLMMalformedOutput('LLM output is not JSON: %s: %r'
                                      % (exc, _clip(content))) from exc
         self._validate(data, content)
+        return Answer(reply=data['reply'].strip(), intent=self._intent(data['actions']),
+                      kind=data['kind'])
+
+    def parse_actions(self, items: Any) -> List[Action]:
+        """Turn a closed ``actions`` list alone into actions (a stream's early actions).
+
+        Validated as in ``parse`` (a placeholder reply and kind complete the object).
+
+        Raises:
+            LLMMalformedOutput: the list does not fit the schema or names an action the
+                LLM may not use.
+        """
+        data = {'actions': items, 'reply': '-', 'kind': 'command'}
+        self._validate(data, json.dumps(items, ensure_ascii=False))
+        return self._intent(items)
+
+    def _intent(self, items: List[Dict[str, Any]]) -> List[Action]:
         intent = []
-        for item in data['actions']:
+        for item in items:
             spec = self.registry.get(item['name'])
             intent.append(Action(spec.name, spec.api_id, dict(item.get('parameter') or {})))
-        return Answer(reply=data['reply'].strip(), intent=intent, kind=data['kind'])
+        return intent
 
     def _validate(self, data: Any, content: str) -> None:
         items = data.get('actions') if isinstance(data, dict) else None
