@@ -1,5 +1,7 @@
-"""`make demo`: start Redis and (if needed) the Ollama test server, run both nodes in this
-process, publish sample utterances on /claudia/utterance and print each answer."""
+"""`make demo`: start Redis and (if needed) the Ollama test server, run both nodes and the
+go2_simulator in this process, publish sample utterances on /claudia/utterance and print
+each answer, then show how the executor runs a sequence and a timed walk on the simulator
+(scripts/demo_execution.py)."""
 import json
 import os
 import shutil
@@ -76,8 +78,10 @@ def dashboard_port(free_port) -> int:
 
 
 def main() -> int:
+    import demo_execution
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import String
 
     from claudia_llm.ros.client import UtteranceClient
     from claudia_llm.ros.compat import try_shutdown
@@ -85,6 +89,8 @@ def main() -> int:
     from claudia_llm.ros.runner import InProcessNodes, ros_args
     from claudia_llm.ros.spinning import NodeThreads
     from claudia_llm.testing.redis_server import free_port, start_redis
+    demo_execution.ensure_unitree_messages()
+    from claudia_llm.ros.go2_simulator import Go2Simulator
 
     stoppers = []
     workdir = tempfile.mkdtemp(prefix='claudia-demo-')
@@ -102,7 +108,8 @@ def main() -> int:
         os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
         # The nodes log at WARN here so their per-request lines do not break the table.
         rclpy.init(args=ros_args(str(ROOT / 'config/claudia_llm.yaml'), [
-            'redis.url:=' + redis.url, 'ollama.host:=' + host]) + ['--log-level', 'warn'])
+            'redis.url:=' + redis.url, 'ollama.host:=' + host,
+            'robot.publish_sport_request:=true']) + ['--log-level', 'warn'])
         print('Starting llm_node and diagnostics_node (loading the lexicon and embedder)...')
         nodes = InProcessNodes()
         bridge = HttpBridge(parameter_overrides={'http.port': dashboard_port(free_port)})
@@ -110,8 +117,12 @@ def main() -> int:
         url = 'http://127.0.0.1:%d/' % bridge.settings['http.port']
         print('Dashboard: %s  (API docs %sdocs)' % (url, url), flush=True)
         client = UtteranceClient()
+        sim = Go2Simulator()
+        log = demo_execution.ExecutionLog()
+        client.create_subscription(String, 'claudia/execution', log.callback, 50)
         executor = SingleThreadedExecutor()
         executor.add_node(client)
+        executor.add_node(sim)
         threading.Thread(target=executor.spin, daemon=True).start()
         client.wait_for_node(10.0)
         print('\n%-38s %-9s %8s  %-26s %s' % ('utterance', 'source', 'ms', 'actions', 'reply'))
@@ -129,6 +140,9 @@ def main() -> int:
                 _cell(json.dumps(text, ensure_ascii=False), 38), record.get('source', '(none)'),
                 (record.get('latency_ms') or {}).get('total', float('nan')), actions,
                 record.get('reply', ''), note), flush=True)
+        log.take()  # the table's own actions also ran on the simulator
+        time.sleep(2.0)
+        demo_execution.run(client, sim.sim, log)
         if sys.stdin.isatty():
             print('\nDashboard: %s  (curl -s -XPOST %sv1/utterances -d \'{"text":"座って"}\'); '
                   'Ctrl-C to stop' % (url, url), flush=True)
@@ -140,6 +154,7 @@ def main() -> int:
         executor.shutdown(timeout_sec=2.0)
         bridge_spin.shutdown(2.0)
         bridge.destroy_node()
+        sim.destroy_node()
         client.destroy_node()
         nodes.close()
         try_shutdown()

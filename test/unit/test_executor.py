@@ -281,3 +281,36 @@ def test_a_table_without_stopmove_raises_config_error():
     reg = ActionRegistry([s for s in ActionRegistry.load() if s.name != 'StopMove'])
     with pytest.raises(ConfigError):
         make(Robot(), reg)
+
+
+def test_already_in_the_done_mode_waits_for_the_expected_time_not_the_stale_mode():
+    async def main():
+        robot = Robot()
+        ex = make(robot, registry(StandUp=0.3))
+        ex.sport_state(1, 0.0)  # already balanceStand: mode 1 cannot show StandUp's end
+        ex.submit('r1', [act('StandUp'), act('Hello')])
+        for _ in range(5):
+            await asyncio.sleep(0.03)
+            ex.sport_state(1, 0.0)
+        sent_early = robot.names()
+        assert await until(lambda: len(robot.sent) == 2)
+        return robot, sent_early
+    robot, sent_early = run(main())
+    assert sent_early == ['StandUp']  # Hello was not sent into the transition
+    assert robot.events[1]['by'] == 'duration'
+
+
+def test_a_trick_whose_progress_never_rises_is_a_timeout_not_done():
+    async def main():
+        robot = Robot()
+        ex = make(robot, registry(Heart=0.1))
+        ex.sport_state(1, 0.0)
+        ex.submit('r1', [act('Heart')])
+        for _ in range(10):
+            ex.sport_state(1, 0.0)  # the robot ignored it: progress stays 0
+            await asyncio.sleep(0.02)
+        assert await until(lambda: not ex.busy)
+        return robot
+    robot = run(main())
+    assert robot.states() == [('Heart', 'started'), ('Heart', 'timeout')]
+    assert 'progress never' in robot.events[-1]['reason']

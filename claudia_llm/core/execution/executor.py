@@ -11,6 +11,10 @@ Why (public reports of driving the Go2 sport API):
   waits for the previous one to finish, judged from SportModeState (``mode`` reaching the
   table's ``done_modes``, or ``progress`` going 1 then 0) when it is live, else from the
   table's ``expected_s``; a state wait is bounded by ``expected_s + timeout_margin_s``.
+  An action sent while the mode already is one of its ``done_modes`` (StandUp while
+  standing) is paced by ``expected_s``: a stale mode cannot show its end. A trick whose
+  ``progress`` never rose within ``expected_s`` is a 'timeout' (the robot ignored it),
+  never 'done'.
 
 Sequences: a new one replaces the running one (``mode='replace'``: pending actions are
 dropped, a held motion is stopped; an action the robot is already performing is waited
@@ -37,6 +41,7 @@ from claudia_llm.core.errors import ConfigError
 from claudia_llm.core.record import Action
 from claudia_llm.core.safety.actions import ActionRegistry, ActionSpec
 
+from .completion import judge
 from .feedback import SportFeedback
 
 log = logging.getLogger(__name__)
@@ -294,47 +299,37 @@ class Executor:
         ident = self._send(action, gen)
         self._live = [ident]
         self._event(seq.request_id, index, action, 'started', seq.started)
-        by_state = (spec.done_modes or spec.progress) and self.feedback.live_since(sent)
+        by_state = bool(spec.done_modes or spec.progress) and self.feedback.live_since(sent)
+        # Already in a done mode when sent (StandUp while standing): the mode cannot show the
+        # end, unless it leaves and comes back; the table's expected_s paces it then.
+        already = self.feedback.mode in spec.done_modes
         limit = sent + spec.expected_s + (self.timeout_margin_s if by_state else 0.0)
-        running = False
+        running = left = False
         while True:
             code = self.feedback.failure(ident)
             if code is not None:
                 self._event(seq.request_id, index, action, 'failed', seq.started, code=code)
                 return 'failed'
             now = self._clock()
+            result = None
             if by_state:
                 mode, progress = self.feedback.after(sent)
                 running = running or (spec.progress and progress >= 0.5)
-                if now - sent >= spec.min_s and self._finished(spec, mode, progress, running):
-                    self._event(seq.request_id, index, action, 'done', seq.started, by='state')
-                    return 'done'
-                if (spec.progress and not running and not spec.done_modes
-                        and now >= sent + spec.expected_s):
-                    # progress never rose: the firmware may not report it for this action
-                    self._event(seq.request_id, index, action, 'done', seq.started,
-                                by='duration')
-                    return 'done'
-            if now >= limit:
-                state = 'timeout' if by_state else 'done'
-                self._event(seq.request_id, index, action, state, seq.started,
-                            by='state' if by_state else 'duration')
-                return state
+                left = left or (mode is not None and mode not in spec.done_modes)
+                result = judge(spec, mode, progress, running, already and not left,
+                               now - sent)
+            elif now >= sent + spec.expected_s:
+                result = ('done', {'by': 'duration'})
+            if result is None and now >= limit:
+                result = ('timeout', {'by': 'state'})
+            if result is not None:
+                self._event(seq.request_id, index, action, result[0], seq.started, **result[1])
+                return result[0]
             wake_at = limit if by_state else sent + spec.expected_s
-            if by_state and now - sent < spec.min_s:
-                wake_at = min(wake_at, sent + spec.min_s)
-            if by_state and spec.progress and not running:
-                wake_at = min(wake_at, sent + spec.expected_s)
+            for at in (sent + spec.min_s, sent + spec.expected_s):
+                if at > now:
+                    wake_at = min(wake_at, at)
             await self._sleep(wake_at - now, self.feedback.changed())
-
-    @staticmethod
-    def _finished(spec: ActionSpec, mode: Optional[int], progress: float,
-                  running: bool) -> bool:
-        if mode is None:
-            return False
-        if spec.progress:
-            return running and progress < 0.5
-        return mode in spec.done_modes
 
     # --- helpers ---------------------------------------------------------------------
 
