@@ -193,7 +193,7 @@ def redis_status_of(text: str, default: Optional[Dict[str, str]] = None) -> Dict
         value = json.loads(text).get('redis')
     except (ValueError, AttributeError, RecursionError):
         value = None
-    if not isinstance(value, dict) or value.get('breaker') not in ('closed', 'open',
-                                                                    'half_open'):
+    states = ('closed', 'open', 'half_open')
+    if not isinstance(value, dict) or value.get('breaker') not in states:
         return dict(default or {})
     return {'breaker': value['breaker'], 'budget_misses': str(value.get('budget_misses', 0))}

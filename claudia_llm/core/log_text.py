@@ -1,6 +1,6 @@
-"""Log lines that stay one line: control characters in logged text are escaped.
+r"""Log lines that stay one line: control characters in logged text are escaped.
 
-An utterance holding ``\\r\\n`` (or any C0/C1 control, DEL, a line or paragraph separator)
+An utterance holding ``\r\n`` (or any C0/C1 control, DEL, a line or paragraph separator)
 would otherwise split its log line in two, or rewrite the terminal.
 """
 import logging
@@ -12,10 +12,10 @@ _NAMED = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
 
 
 def escape_controls(text: str) -> str:
-    """``text`` with each control character written as an escape.
+    r"""``text`` with each control character written as an escape.
 
-    >>> escape_controls('座って\\r\\nstand')
-    '座って\\\\r\\\\nstand'
+    >>> escape_controls('座って\r\nstand')
+    '座って\\r\\nstand'
     """
     return _CONTROL.sub(lambda m: _NAMED.get(m.group(), '\\x%02x' % ord(m.group())
                                              if ord(m.group()) < 0x100

@@ -93,9 +93,9 @@ class ResponseRecord:
 
 
 def dumps(data: Any) -> str:
-    """JSON text with non-ASCII kept as is, so ``ros2 topic echo`` shows Japanese.
+    r"""JSON text with non-ASCII kept as is, so ``ros2 topic echo`` shows Japanese.
 
-    Text UTF-8 cannot encode (a lone surrogate) is written as ``\\u`` escapes instead,
+    Text UTF-8 cannot encode (a lone surrogate) is written as ``\u`` escapes instead,
     so publishing the record can never raise.
     """
     text = json.dumps(data, ensure_ascii=False, separators=(', ', ': '))

@@ -58,6 +58,7 @@ def create_app(state: BridgeState, publish: Callable[[str], None],
     """
     timeout_s = settings['http.request_timeout_s']
     max_chars, max_bytes = settings['input.max_chars'], settings['input.max_bytes']
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         ticker = asyncio.ensure_future(_tick(state, settings['http.stats_period_s']))

@@ -16,9 +16,11 @@ class LoopThreadServer:
     thread_name = 'test-server'
 
     async def astart(self) -> str:  # pragma: no cover - provided by the server
+        """Start serving on the loop; return the base URL (the server implements it)."""
         raise NotImplementedError
 
     async def astop(self) -> None:  # pragma: no cover - provided by the server
+        """Stop serving on the loop (the server implements it)."""
         raise NotImplementedError
 
     async def __aenter__(self):

@@ -1,5 +1,6 @@
-"""The request log of the Ollama-protocol test server (a mixin), so tests can check what
-the client sent and how each request ended.
+"""The request log of the Ollama-protocol test server (a mixin).
+
+Tests read it to check what the client sent and how each request ended.
 
 Entry fields: id, endpoint, model, messages, prompt, format, options, keep_alive, stream,
 arrival_s / start_s / end_s (seconds since server start), outcome ('ok', 'error', 'busy',

@@ -1,7 +1,9 @@
-"""Loaded models of the Ollama-protocol test server (a mixin): load on first use or when
-``num_ctx`` changes (Ollama reloads then), ``keep_alive`` expiry, unload with
-``keep_alive: 0``, and ``GET /api/ps``. A load or an unload also empties the model's prompt
-prefix cache. Source: Ollama ``docs/api.md`` (``/api/ps``, "Load a model", "Unload a model").
+"""Loaded models of the Ollama-protocol test server (a mixin).
+
+Load on first use or when ``num_ctx`` changes (Ollama reloads then), ``keep_alive``
+expiry, unload with ``keep_alive: 0``, and ``GET /api/ps``. A load or an unload also
+empties the model's prompt prefix cache. Source: Ollama ``docs/api.md`` (``/api/ps``,
+"Load a model", "Unload a model").
 """
 import asyncio
 import threading
@@ -16,8 +18,11 @@ DEFAULT_NUM_CTX = 2048
 
 
 class ModelStore:
-    """Mixin; the server sets ``_lock``, ``_loaded``, ``_loads``, ``_load_lock``, ``_prefix``
-    and ``load_time_s``, and provides ``_finish``."""
+    """Loaded models and their load times; a mixin of the test server.
+
+    The server sets ``_lock``, ``_loaded``, ``_loads``, ``_load_lock``, ``_prefix`` and
+    ``load_time_s``, and provides ``_finish``.
+    """
 
     _lock: threading.Lock
     _loaded: Dict[str, Dict[str, Any]]

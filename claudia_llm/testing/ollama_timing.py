@@ -1,5 +1,6 @@
-"""How long the Ollama-protocol test server takes for an answer, and which prompt tokens
-it evaluates.
+"""How long the Ollama-protocol test server takes for an answer.
+
+Also which prompt tokens it evaluates.
 
 Two timings:
 

@@ -117,8 +117,11 @@ class FailoverStore:
 
     @property
     def breaker(self) -> str:
-        """Circuit breaker state: 'closed' (Redis used), 'open' (memory only) or
-        'half_open' (memory only while a probe asks Redis)."""
+        """Circuit breaker state: 'closed', 'open' or 'half_open'.
+
+        'closed': Redis is used; 'open': memory only; 'half_open': memory only while a
+        background probe asks Redis.
+        """
         if self.redis_up:
             return 'closed'
         if self.redis is not None and self._probe_task is not None and \

@@ -1,5 +1,7 @@
-"""Incremental parsing of a streamed answer: the actions as soon as their list is closed,
-the reply in sentence-sized pieces while it is generated.
+"""Incremental parsing of a streamed answer.
+
+The actions come out as soon as their list is closed, the reply in sentence-sized pieces
+while it is generated.
 
 The schema puts ``actions`` before ``reply`` (``prompt``), so the list is complete as
 soon as the text so far closes as an object (its ``]`` came) or has a key after it. The
@@ -28,9 +30,12 @@ DEFAULT_MAX_PIECE_CHARS = 60
 
 @dataclass
 class StreamEvents:
-    """What one ``feed`` learned: ``actions`` once (None before and after), new reply
-    ``pieces`` (sentence-sized, stripped), and ``actions_error`` when the closed list is
-    not valid (the final parse will reject the answer; nothing may be published early)."""
+    """What one ``feed`` learned.
+
+    ``actions`` once (None before and after), new reply ``pieces`` (sentence-sized,
+    stripped), and ``actions_error`` when the closed list is not valid (the final parse
+    will reject the answer; nothing may be published early).
+    """
 
     actions: Optional[List[Action]] = None
     pieces: List[str] = field(default_factory=list)
@@ -83,8 +88,11 @@ class AnswerStream:
         return self._pieces(reply, final=True) if isinstance(reply, str) else []
 
     def _closes_here(self) -> bool:
-        """True when the content so far plus ``}`` is complete JSON: the list just closed
-        (at its ``]`` token, a few tokens before the next key arrives)."""
+        """Whether the content so far plus ``}`` is complete JSON.
+
+        True means the list just closed (at its ``]`` token, a few tokens before the next
+        key arrives).
+        """
         try:
             jiter.from_json((self.content.rstrip().rstrip(',') + '}').encode('utf-8'))
         except ValueError:

@@ -151,9 +151,9 @@ def _id_field(data) -> str:
 
 
 def printable_field(value) -> str:
-    """``value`` as text of at most 64 characters that UTF-8 can encode.
+    r"""``value`` as text of at most 64 characters that UTF-8 can encode.
 
-    Lone surrogates (from JSON escapes like ``"\\udc80"``) are written as ``\\udc80``,
+    Lone surrogates (from JSON escapes like ``"\udc80"``) are written as ``\udc80``,
     so the id or source can go into a record without its publication raising.
     """
     text = str(value or '')[:64]
