@@ -148,7 +148,10 @@ def test_walk_forward_for_3_s_walks_3_s_and_stops(make_stack):
     walk = stack.sim.walks()[0]
     assert walk['ended_by'] == 'StopMove'
     assert abs(walk['duration_s'] - 3.0) <= 0.2, walk
-    assert walk['refreshes'] >= 3.0 / PERIOD_S * 0.8  # resent, not sent once
+    # A walk outlives the simulator's 0.5 s Move timeout for 3 s only if it was resent at
+    # least every 0.5 s: ended_by 'StopMove' (not 'timeout') proves the gaps; the count
+    # (30 at 10 Hz) sinks with the machine's load, so it is only checked to be a resend.
+    assert walk['refreshes'] >= 3.0 / 0.5, walk
     assert wait(lambda: stack.finished(record['request_id'], 1))
     assert stack.states(record['request_id'])[-1] == ('Move', 'done')
 
