@@ -2,7 +2,7 @@
 
 Commands:
 
-    claudia-llm run  [--config YAML] [-p name:=value ...]     both nodes, one process
+    claudia-llm run  [--http] [--config YAML] [-p name:=value ...]   the nodes, one process
     claudia-llm say  TEXT [--local] [--timeout S]             print one response record
     claudia-llm eval TSV [--json OUT] [--attach]              score a labelled TSV
     claudia-llm worker [...]                                  LLM worker for the Redis queue
@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                             'without --attach)')
 
     run = sub.add_parser('run', help='run llm_node and diagnostics_node in this process')
+    run.add_argument('--http', action='store_true',
+                     help='also run http_bridge (HTTP API and dashboard, http.host:http.port)')
     common(run)
     run.set_defaults(func=run_nodes)
     say = sub.add_parser('say', help='publish one utterance and print its response record')

@@ -59,7 +59,10 @@ def start_nodes(factory):
 
 
 def run_nodes(args) -> int:
-    """``claudia-llm run``: both nodes in this process until Ctrl-C or SIGTERM; exit code."""
+    """``claudia-llm run [--http]``: the nodes in this process until Ctrl-C or SIGTERM.
+
+    Returns the exit code (0). ``args.http`` adds http_bridge (its URL is logged).
+    """
     node_settings(args.config, check_params_file(args.config))
     overrides = checked_overrides(args.param)
     import rclpy
@@ -71,8 +74,9 @@ def run_nodes(args) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd, docker, timeout
     try:
-        nodes = start_nodes(InProcessNodes)
-        print('claudia-llm: llm_node and diagnostics_node running; Ctrl-C to stop', flush=True)
+        nodes = start_nodes(lambda: InProcessNodes(with_http=args.http))
+        print('claudia-llm: llm_node, diagnostics_node%s running; Ctrl-C to stop'
+              % (' and http_bridge' if args.http else ''), flush=True)
         while rclpy.ok() and not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -1,4 +1,6 @@
-"""Run llm_node and diagnostics_node in this process (``claudia-llm run``, ``say``, ``eval``).
+"""Run the nodes in this process (``claudia-llm run``, ``say``, ``eval``).
+
+llm_node and diagnostics_node, and http_bridge with ``run --http``.
 
 ``Isolation`` keeps nodes started for ``say --local`` and ``eval`` (without ``--attach``)
 apart from every other node on the same ROS domain and Redis: another llm_node (the
@@ -152,6 +154,8 @@ def _glob_escape(text: str) -> str:
 class InProcessNodes:
     """Both nodes in this process, each on its own executor thread (``ros.spinning``).
 
+    ``with_http`` adds http_bridge (``claudia-llm run --http``, as ``http:=true`` in the
+    launch file); it reads its ``http_bridge`` parameters from the same params file.
     Call after ``rclpy.init`` (with ``isolation.remaps()`` when ``isolation`` is given);
     ``close()`` destroys them (it does not shut rclpy down) and, with ``isolation``,
     deletes the private Redis keys.
@@ -162,7 +166,7 @@ class InProcessNodes:
     """
 
     def __init__(self, with_diagnostics: bool = True,
-                 isolation: Optional[Isolation] = None):
+                 isolation: Optional[Isolation] = None, with_http: bool = False):
         self.isolation = isolation
         self.nodes = []
         try:
@@ -171,6 +175,9 @@ class InProcessNodes:
             if with_diagnostics:
                 self.nodes.append(DiagnosticsNode(parameter_overrides=(
                     isolation.diagnostics_overrides() if isolation else None)))
+            if with_http:
+                from claudia_llm.ros.http_bridge import HttpBridge  # FastAPI only when asked
+                self.nodes.append(HttpBridge())
         except BaseException:
             for node in self.nodes:
                 node.destroy_node()
@@ -178,7 +185,7 @@ class InProcessNodes:
         self.spinning = NodeThreads(self.nodes, name='claudia-nodes')
 
     def close(self) -> None:
-        """Stop spinning, destroy both nodes, then drop the private Redis keys."""
+        """Stop spinning, destroy the nodes, then drop the private Redis keys."""
         self.spinning.shutdown(timeout_s=5.0)
         for node in self.nodes:
             node.destroy_node()

@@ -178,3 +178,39 @@ def test_eval_attach_uses_the_normal_topics_and_warns_that_p_is_ignored(
         'claudia-llm: warning: ' + WARNING]
     texts = [json.loads(m.data)['text'] for m in listener.seen['/claudia/utterance']]
     assert texts == ['please hum a little tune for the garden', 'sit down']
+
+
+def test_run_with_http_serves_the_api_and_stops_on_ctrl_c(redis_server, ollama_server):
+    """``claudia-llm run --http``: the three nodes in one process; a command posted over
+    HTTP comes back as its record, and Ctrl-C (SIGINT) ends the process with code 0."""
+    import signal
+    import time
+
+    import httpx
+
+    from claudia_llm.testing.redis_server import free_port
+    port = free_port()
+    proc = start_cli('run', '--http', '-p', 'http.port:=%d' % port,
+                     *node_params(redis_server.url, ollama_server.url))
+    url = 'http://127.0.0.1:%d' % port
+    try:
+        give_up = time.monotonic() + 120.0  # lexicon, embedder, DDS discovery on a busy CI
+        record = None
+        while record is None and proc.poll() is None and time.monotonic() < give_up:
+            try:
+                reply = httpx.post(url + '/v1/utterances', json={'text': 'sit down'},
+                                   timeout=30.0)
+            except httpx.TransportError:
+                time.sleep(0.5)  # not serving yet
+                continue
+            if reply.status_code == 503:  # http_bridge up, llm_node not matched yet
+                time.sleep(0.5)
+                continue
+            record = reply.json()
+        assert record is not None, 'run --http never answered (exit code %s)' % proc.poll()
+        assert [a['name'] for a in record['actions']] == ['Sit'], record
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stdout + stderr
+    assert 'llm_node, diagnostics_node and http_bridge running' in stdout
