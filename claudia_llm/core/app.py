@@ -1,7 +1,7 @@
 """The llm_node engine: every part of the brain, built by ``core.build`` from a ``Config``.
 
 ``Engine`` owns every client (Ollama, Redis, embedder) and the pipeline; the ROS node
-and the CLI only call ``start``, ``pipeline.handle``, ``apply`` and ``aclose``.
+and the CLI only call ``start``, ``pipeline.handle``, ``apply``, ``drain`` and ``aclose``.
 """
 import asyncio
 import logging
@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Union
 from claudia_llm.core.safety.policy import SafetyPolicy
 from claudia_llm.core.safety.robot_state import RobotState
 
-from . import build
+from . import build, shutdown
 from .config import Config, config_from
 from .health import safe_url
 from .pipeline import Pipeline, Publish
@@ -48,7 +48,8 @@ class Engine:
             battery_percent=_battery(c.safety.battery_percent))
         self.policy = SafetyPolicy(self.registry, allow_high_risk=c.safety.allow_high_risk,
                                    max_actions=c.safety.max_actions,
-                                   cooldown_s=c.safety.cooldown_s)
+                                   cooldown_s=c.safety.cooldown_s,
+                                   stale_after_s=c.safety.stale_after_s)
         # The origin names this node's results stream: stable across restarts (so a
         # restarted node finds its orphans) and distinct between robots on one Redis.
         self.scheduler = build.make_scheduler(c, self.llm, self.redis, self.blocking_redis,
@@ -75,6 +76,7 @@ class Engine:
             self.semantic.ttl_s = c.cache.semantic_ttl_s
         self.policy.allow_high_risk = c.safety.allow_high_risk
         self.policy.cooldown_s = c.safety.cooldown_s
+        self.policy.stale_after_s = c.safety.stale_after_s
         self.pipeline.max_chars, self.pipeline.max_bytes = c.input.max_chars, c.input.max_bytes
         self.pipeline.deadline_s = c.scheduler.deadline_s
         log.info('live parameters applied: semantic threshold %.3f, exact TTL %d s, semantic '
@@ -113,6 +115,21 @@ class Engine:
 
     async def _on_orphan(self, request, result, error) -> None:
         await self.pipeline.handle_orphan(request, result, error)
+
+    async def drain(self, grace_s: Optional[float] = None) -> 'shutdown.DrainReport':
+        """Graceful stop: answers in flight get ``grace_s`` to publish (``core.shutdown``).
+
+        What is still open then is handed over to the Redis queue for the next node, or
+        answered ``shutting_down``. Call after the node stopped taking utterances and
+        before ``aclose``.
+
+        Args:
+            grace_s: the grace period, s; None = ``scheduler.shutdown_grace_s``.
+        """
+        grace = self.config.scheduler.shutdown_grace_s if grace_s is None else grace_s
+        report = await shutdown.drain(self.pipeline, self.scheduler, grace)
+        log.info('stopped: %s', report)
+        return report
 
     async def aclose(self) -> None:
         """Stop the scheduler and close every client this engine opened."""

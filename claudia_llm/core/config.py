@@ -118,6 +118,7 @@ class SchedulerConfig:
     deadline_s: float
     in_node_worker: bool
     claim_idle_s: float
+    shutdown_grace_s: float
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class SafetyConfig:
     allow_high_risk: bool
     max_actions: int
     cooldown_s: float
+    stale_after_s: float
     battery_percent: float
     initial_posture: str
 

@@ -77,6 +77,25 @@ class RequestCancelled(LLMError):
     code = 'cancelled'
 
 
+class ShuttingDown(LLMError):
+    """The node stopped (SIGINT/SIGTERM) before this request was answered.
+
+    Only when no other node can answer it instead: Redis is down, or the request never
+    reached the Redis queue.
+    """
+
+    code = 'shutting_down'
+
+
+class RequestHandedOver(ClaudiaError):
+    """The node stopped; the request stays in the Redis queue and the next node answers it.
+
+    Never reaches a record: the node that stops publishes nothing for such a request.
+    """
+
+    code = 'handed_over'
+
+
 class StoreUnavailable(ClaudiaError):
     """Redis cannot be reached; callers fall back to the in-memory store."""
 

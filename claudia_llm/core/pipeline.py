@@ -8,7 +8,7 @@ gets one record, error or not: ``handle`` never raises (except on cancellation).
 import asyncio
 import logging
 import time
-from typing import Callable, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from claudia_llm.core.cache.admission import admit
 from claudia_llm.core.cache.exact import ExactCache
@@ -19,7 +19,7 @@ from claudia_llm.core.understanding import commands, emergency, normalize
 from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
 from claudia_llm.core.understanding.sentence_type import sentence_type
 
-from .errors import ClaudiaError, InputError, LLMError
+from .errors import ClaudiaError, InputError, LLMError, RequestHandedOver
 from .record import Action, Answer, PolicyChange, ResponseRecord
 from .replies import fallback_reply
 
@@ -68,6 +68,7 @@ class Pipeline:
         self.deadline_s = deadline_s
         self.spellings = spellings
         self._last_emergency = 0.0  # wall-clock stamp of the last emergency stop
+        self._open = {}  # type: Dict[asyncio.Task, ResponseRecord]  # handle() calls running
         # High-risk actions are only understood from strict keys (see core.commands).
         self.high_risk = frozenset(spec.name for spec in registry if spec.risk == 'high')
 
@@ -83,10 +84,15 @@ class Pipeline:
         received = time.perf_counter() if received is None else received
         stamp = time.time() if stamp is None else stamp
         record = ResponseRecord(request_id='', utterance='', stamp=stamp, model=self.model)
+        task = asyncio.current_task()
+        self._open[task] = record
         try:
             await self._answer(raw, record, received)
         except asyncio.CancelledError:
             raise
+        except RequestHandedOver as exc:  # stopping: the next node publishes this one
+            log.info('request %s: %s', record.request_id, exc)
+            return record
         except InputError as exc:
             record.request_id = record.request_id or exc.request_id
             self._fail(record, exc.code, str(exc))
@@ -95,12 +101,33 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - no accepted utterance goes unanswered
             log.exception('internal error answering %r', record.utterance)
             self._fail(record, 'internal_error', '%s: %s' % (type(exc).__name__, exc))
+        finally:
+            self._open.pop(task, None)
         record.request_id = record.request_id or new_request_id()
         record.latency_ms['total'] = (time.perf_counter() - received) * 1000.0
+        self._publish(record)
+        return record
+
+    def open_answers(self) -> Dict['asyncio.Task', ResponseRecord]:
+        """``{task: record so far}`` of the ``handle`` calls not finished yet (a copy)."""
+        return dict(self._open)
+
+    def answer_shutting_down(self, record: ResponseRecord) -> None:
+        """Publish ``record`` (of a ``handle`` call cancelled at shutdown) as ``shutting_down``.
+
+        For an utterance the node accepted but can neither answer before it stops nor hand
+        to another node (Redis down): one clear record instead of none.
+        """
+        record.request_id = record.request_id or new_request_id()
+        self._fail(record, 'shutting_down', 'the node stopped before this utterance was '
+                   'answered, and no other node can take it over')
+        self._publish(record)
+
+    def _publish(self, record: ResponseRecord) -> None:
         record.queue_depth = self.scheduler.depth()
         record.redis = self.exact.store.status()
+        record.age_ms = max(time.time() - record.stamp, 0.0) * 1000.0
         self.publish(record)
-        return record
 
     async def handle_orphan(self, request: LLMRequest, result, error) -> ResponseRecord:
         """Publish the record of an LLM request whose waiter is gone (node restarted).
@@ -123,7 +150,7 @@ class Pipeline:
             self._apply_policy(record, result.answer.intent, record.stamp)
         record.latency_ms['total'] = max(time.time() - request.created, 0.0) * 1000.0
         record.latency_ms['orphan'] = (time.perf_counter() - started) * 1000.0
-        self.publish(record)
+        self._publish(record)
         return record
 
     async def _answer(self, raw, record: ResponseRecord, received: float) -> None:
@@ -218,10 +245,14 @@ class Pipeline:
                              for a in intent]
             record.reply = ''  # the robot has just said it is stopping
             return
-        result = self.policy.check(intent, record.source, self.robot_state.snapshot())
+        result = self.policy.check(intent, record.source, self.robot_state.snapshot(),
+                                   age_s=time.time() - received_stamp)
         if result.actions:
             result = self.policy.commit(record.request_id, result)
         record.actions, record.policy = result.actions, result.changes
+        if any(c.rule == 'stale' for c in result.changes):
+            # Said too long ago to move now; the reply must say so, not promise it.
+            record.reply = fallback_reply('stale', record.utterance)
         if record.actions:
             self.robot_state.assume_after(record.actions, self.registry)
         elif intent and any(c.rule in REFUSAL_RULES for c in result.changes):

@@ -6,11 +6,13 @@ Shape (DESIGN.md, ``/claudia/response``)::
      "actions": [{"name", "api_id", "parameter"}], "source", "model",
      "latency_ms": {"total", <stage>...}, "error": null | {"code", "message"},
      "policy": [{"action", "rule", "reason"}], "cache": null | {"key", "matched", "score"},
-     "priority", "queue_depth", "execution": null | {"state", "preempted", ...}}
+     "priority", "queue_depth", "age_ms", "execution": null | {"state", "preempted", ...}}
 
-``policy``, ``cache``, ``priority``, ``queue_depth`` and ``execution`` are additions to the
-contract: what the safety policy changed and why, which cache entry answered, the request's
-priority, how many LLM requests were waiting when the record was published, and what the
+``policy``, ``cache``, ``priority``, ``queue_depth``, ``age_ms`` and ``execution`` are additions
+to the contract: what the safety policy changed and why, which cache entry answered, the
+request's priority, how many LLM requests were waiting when the record was published, how
+old the utterance was then (ms since it was received; large for an answer recovered after
+a restart, whose actions the ``stale`` rule withholds), and what the
 executor did with the actions when the record was published (``state``: started | queued |
 stopped | refused | off; ``preempted``: request ids it dropped or stopped). How each action
 then ended is published on ``/claudia/execution``.
@@ -64,6 +66,7 @@ class ResponseRecord:
     cache: Optional[Dict[str, Any]] = None
     priority: str = 'normal'
     queue_depth: int = 0
+    age_ms: float = 0.0  # ms from the utterance's stamp to the record's publication
     # Redis as this node saw it when answering: {'breaker': 'closed'|'open'|'half_open',
     # 'budget_misses': calls cut at redis.budget_ms since start}; None without a store.
     redis: Optional[Dict[str, Any]] = None

@@ -120,11 +120,15 @@ LLM_NODE = _params(
     ('scheduler.in_node_worker', True, 'Run an LLM worker inside llm_node.'),
     ('scheduler.claim_idle_s', 15.0, 'Pending entries idle this long are reclaimed, seconds.',
      (0.1, 3600.0)),
+    ('scheduler.shutdown_grace_s', 3.0, 'On SIGINT/SIGTERM, time answers in flight get to '
+     'publish before the rest is handed back, seconds.', (0.0, 60.0)),
     ('safety.actions_path', '', 'Go2 action table; empty = packaged config/go2_actions.yaml.'),
     ('safety.allow_high_risk', False, 'Allow flips, jumps and pounce (off by default).', LIVE),
     ('safety.max_actions', 4, 'Most actions per utterance.', (1, 16)),
     ('safety.cooldown_s', 1.0, 'The same action again within this time is dropped, seconds.',
      (0.0, 3600.0), LIVE),
+    ('safety.stale_after_s', 6.0, 'Actions of an utterance older than this are withheld '
+     '(rule stale), seconds; 0 = off.', (0.0, 3600.0), LIVE),
     ('safety.battery_percent', -1.0, 'Battery level when no LowState topic (-1 = unknown).',
      (-1.0, 100.0)),
     ('safety.initial_posture', 'standing', 'Posture assumed when no SportModeState topic.'),

@@ -95,6 +95,6 @@ def test_ollama_host_is_parameter_then_environment_then_default(param, env, host
 def test_the_live_rows_are_the_ones_llm_node_applies():
     assert set(settings.live_names('llm_node')) == {
         'cache.semantic_threshold', 'cache.exact_ttl_s', 'cache.semantic_ttl_s',
-        'safety.allow_high_risk', 'safety.cooldown_s', 'scheduler.deadline_s',
-        'input.max_chars', 'input.max_bytes'}
+        'safety.allow_high_risk', 'safety.cooldown_s', 'safety.stale_after_s',
+        'scheduler.deadline_s', 'input.max_chars', 'input.max_bytes'}
     assert settings.live_names('diagnostics_node') == ('diagnostics.p95_warn_ms',)

@@ -11,6 +11,9 @@ Rules, in the order they are applied to each action of the intent:
 =================  =====  ==========================================================
 rule               kind   meaning
 =================  =====  ==========================================================
+stale              drop   the utterance was said more than stale_after_s ago (an answer
+                          recovered after a restart, a long queue); never StopMove
+                          (``safety/stale.py``)
 duplicate_request  drop   this request id was already committed ("actions ran twice")
 unknown_action     drop   not an Action, or its name is not in the action table
 api_id_mismatch    drop   the api_id given differs from the table's (spoofing); the
@@ -62,6 +65,7 @@ from claudia_llm.core.record import Action, PolicyChange
 
 from .actions import ActionRegistry, ActionSpec
 from .robot_state import RobotState, RobotStateSnapshot
+from .stale import withhold_stale
 
 # Actions allowed at or under the critical battery level: they change or hold the posture
 # and do not spend much energy (Damp still needs allow_high_risk and a trusted source).
@@ -74,8 +78,8 @@ REMEMBERED_REQUESTS = 4096
 
 VELOCITY_UNITS = frozenset(('m/s', 'rad/s'))
 
-DROP_RULES = frozenset(('duplicate_request', 'unknown_action', 'api_id_mismatch', 'disabled',
-                        'not_from_llm', 'high_risk', 'battery_critical', 'battery_low',
+DROP_RULES = frozenset(('stale', 'duplicate_request', 'unknown_action', 'api_id_mismatch',
+                        'disabled', 'not_from_llm', 'high_risk', 'battery_critical', 'battery_low',
                         'zero_velocity',
                         'duplicate', 'cooldown', 'already_in_posture', 'max_actions'))
 FIX_RULES = frozenset(('bad_parameter', 'clamped'))
@@ -106,6 +110,8 @@ class SafetyPolicy:
         allow_high_risk: let 'high' risk actions through (``safety.allow_high_risk``).
         max_actions: most actions in one output list, inserted StandUps included (>= 1).
         cooldown_s: the same action again within this many seconds is dropped (>= 0; 0 = off).
+        stale_after_s: actions of an utterance older than this are dropped (rule
+            ``stale``), seconds (>= 0; 0 = off).
         clock: monotonic time source, seconds.
         battery_critical_percent: at or under it, only ``posture_actions``.
         battery_low_percent: at or under it, no high-risk action.
@@ -117,7 +123,7 @@ class SafetyPolicy:
     """
 
     def __init__(self, registry: ActionRegistry, allow_high_risk: bool = False,
-                 max_actions: int = 4, cooldown_s: float = 1.0,
+                 max_actions: int = 4, cooldown_s: float = 1.0, stale_after_s: float = 6.0,
                  clock: Callable[[], float] = time.monotonic,
                  battery_critical_percent: float = 10.0, battery_low_percent: float = 20.0,
                  trusted_sources: Sequence[str] = TRUSTED_SOURCES,
@@ -127,6 +133,9 @@ class SafetyPolicy:
                               % (max_actions,))
         if not _finite_number(cooldown_s) or cooldown_s < 0:
             raise ConfigError('safety.cooldown_s must be a number >= 0, got %r' % (cooldown_s,))
+        if not _finite_number(stale_after_s) or stale_after_s < 0:
+            raise ConfigError('safety.stale_after_s must be a number >= 0, got %r'
+                              % (stale_after_s,))
         standup = registry.get(PREREQUISITE)
         if standup is None or not standup.enabled:
             raise ConfigError('the action table needs an enabled %s' % PREREQUISITE)
@@ -134,6 +143,7 @@ class SafetyPolicy:
         self.allow_high_risk = bool(allow_high_risk)
         self.max_actions = max_actions
         self.cooldown_s = float(cooldown_s)
+        self.stale_after_s = float(stale_after_s)
         self.battery_critical_percent = float(battery_critical_percent)
         self.battery_low_percent = float(battery_low_percent)
         self.trusted_sources = tuple(trusted_sources)
@@ -146,7 +156,8 @@ class SafetyPolicy:
 
     def check(self, intent: List[Action], source: str,
               state: Union[RobotStateSnapshot, RobotState],
-              request_id: Optional[str] = None) -> PolicyResult:
+              request_id: Optional[str] = None,
+              age_s: Optional[float] = None) -> PolicyResult:
         """Return the actions that may be sent for ``intent`` and every change made.
 
         Args:
@@ -155,6 +166,8 @@ class SafetyPolicy:
             state: the robot's state. Pass the ``RobotState`` itself (read here, now) or a
                 snapshot taken just now; never one taken when the utterance arrived.
             request_id: the utterance's request id; an id already committed yields nothing.
+            age_s: seconds since the utterance was said (None: unknown, never stale);
+                over ``stale_after_s`` every action but StopMove is dropped (``stale``).
 
         Returns:
             PolicyResult with new Action objects (the intent is not modified).
@@ -170,6 +183,7 @@ class SafetyPolicy:
                                                   'request %s was already sent' % request_id)
                                      for i in items])
         result = PolicyResult()
+        items, result.changes = withhold_stale(items, age_s, self.stale_after_s)
         posture = snap.posture
         full = False
         for item in items:

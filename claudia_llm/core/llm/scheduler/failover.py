@@ -7,6 +7,7 @@ when it went away (``RedisLost``) is submitted again in process with what is lef
 deadline, so it is answered rather than lost; if Redis later delivers an answer for it
 too, the Redis scheduler ignores it (it remembers which requests it gave up).
 """
+import asyncio
 import logging
 from typing import Any, Callable, Sequence
 
@@ -83,6 +84,18 @@ class FailoverScheduler:
         """LLM calls running: delivered Redis entries (if reachable) plus in process."""
         redis_flight = self.redis.in_flight() if self.mode == 'redis' else 0
         return redis_flight + self.inprocess.in_flight()
+
+    async def stop_workers(self, drain_s: float) -> None:
+        """Stop the workers taking requests; their running calls get ``drain_s`` s to finish.
+
+        Calls still running then are cancelled and stay pending in Redis for another
+        worker (graceful stop, ``core.shutdown``).
+        """
+        await asyncio.gather(*(worker.stop(drain_s=drain_s) for worker in self.workers))
+
+    def hand_over(self) -> int:
+        """Leave unanswered Redis requests for the next node (``RedisScheduler.hand_over``)."""
+        return self.redis.hand_over() if self.redis is not None else 0
 
     async def aclose(self) -> None:
         """Stop the workers, both schedulers, and close the clients this object owns."""

@@ -95,8 +95,19 @@ class ResultsReader:
         await self._refresh_depth()
 
     async def _on_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
+        # aclose waits for this flag before cancelling the reader: cancelled between
+        # resolving a waiter and acknowledging, a result would be answered twice.
+        self._in_result = True
+        try:
+            await self._handle_result(stream, entry_id, fields)
+        finally:
+            self._in_result = False
+
+    async def _handle_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
         data = {as_text(k): v for k, v in fields.items()}
         ticket = as_text(data.get('ticket', b''))
+        if ticket in self._handed:
+            return  # handed over: left unacknowledged for the next node (hand_over)
         try:
             result, error = outcome_from_json(data['outcome'])
         except (KeyError, ValueError, TypeError) as exc:

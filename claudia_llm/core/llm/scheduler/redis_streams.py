@@ -29,13 +29,19 @@ is queued again.
 """
 import asyncio
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Optional
 
 from redis.exceptions import RedisError
 
-from claudia_llm.core.errors import RequestCancelled, RequestExpired, SchedulerBusy
+from claudia_llm.core.errors import (
+    RequestCancelled,
+    RequestExpired,
+    RequestHandedOver,
+    SchedulerBusy,
+)
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
 from . import keys as K
@@ -83,6 +89,8 @@ class RedisScheduler(ResultsReader, OrphanBook):
         self._waiters = {}  # type: Dict[str, Tuple[LLMRequest, asyncio.Future]]
         self._orphans = {}  # type: Dict[str, LLMRequest]
         self._answered = OrderedDict()  # type: OrderedDict[str, None]
+        self._handed = set()  # tickets left in Redis for the next node (hand_over)
+        self._in_result = False  # the reader is handling a result (redis_results)
         self._lost = None  # type: Optional[asyncio.Event]
         self._reader = None  # type: Optional[asyncio.Task]
         self._tasks = set()  # type: set
@@ -156,12 +164,36 @@ class RedisScheduler(ResultsReader, OrphanBook):
         self._spawn(self._store_stamp(stamp))
         return count
 
+    def hand_over(self) -> int:
+        """Leave every unanswered request in Redis for the next node; return how many.
+
+        For a graceful stop: each local waiter gets ``RequestHandedOver`` (publish nothing
+        for it), its entry stays in the request stream and in this origin's in-flight hash
+        (no drop marker), and results that arrive for it are left unread in the results
+        stream. The next node started under the same origin loads those entries as
+        orphans and publishes each once (``redis_orphans``). Nothing to hand over while
+        Redis is unreachable (its waiters have moved in process, ``RedisLost``).
+        """
+        if not self.available:
+            return 0
+        count = 0
+        for request, future in list(self._waiters.values()):
+            if not future.done():
+                self._handed.add(request.ticket)
+                future.set_exception(RequestHandedOver(
+                    'request %s stays in the Redis queue for the next node' % request.request_id))
+                count += 1
+        return count
+
     async def aclose(self) -> None:
         """Stop reading results; local waiters get ``RequestCancelled``."""
         for _request, future in list(self._waiters.values()):
             if not future.done():
                 future.set_exception(RequestCancelled('the scheduler is closed'))
         self._closing = True
+        settle = time.monotonic() + self.block_s
+        while self._in_result and time.monotonic() < settle:
+            await asyncio.sleep(0.01)
         tasks = [t for t in [self._reader] + list(self._tasks) if t is not None]
         while any(not t.done() for t in tasks):  # cancel again if redis-py swallowed one
             for task in tasks:
