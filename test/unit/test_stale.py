@@ -111,8 +111,8 @@ def test_an_orphan_answered_after_a_restart_is_withheld_with_its_age():
     result = LLMResult(answer=answer, model='qwen2.5:7b', prompt_tokens=1,
                        completion_tokens=1, total_ms=1.0, load_ms=0.0, prompt_eval_ms=0.0,
                        eval_ms=0.0, ttft_ms=None)
-    request = LLMRequest(request_id='old-1', text='ちょっと座ってみて', utterance='ちょっと座ってみて',
-                         created=time.time() - 9.0)
+    text = 'ちょっと座ってみて'
+    request = LLMRequest(request_id='old-1', text=text, utterance=text, created=time.time() - 9.0)
 
     async def orphan(engine):
         return await engine.pipeline.handle_orphan(request, result, None)
