@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     lexicon = Lexicon.load(None, registry)
     table: Dict[str, Answer] = {key: answer for key, answer, _ in lexicon.answers()}
     high_risk = lexicon.high_risk()
+    spellings = lexicon.spellings()  # as the node does: readings, loanwords, trick numbers
     normalize('ウォームアップ')  # load the analyser and zhconv's tables before timing
     normalize('請坐下')
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
     wrong, misses, none_hits, stops, times = [], [], [], [], []
     for row in rows:
         start = time.perf_counter()
-        answer = compose(row['utterance'], table.get, high_risk)
+        answer = compose(row['utterance'], table.get, high_risk, spellings)
         times.append((time.perf_counter() - start) * 1000.0)
         intent = [a.name for a in answer.intent] if answer else []
         alts = alternatives(row['expected'])

@@ -142,7 +142,7 @@ def _lookup_steps(text: str, high_risk: Collection[str],
     if answer is not None:
         return answer
     keys = [normalize(text)]
-    if spellings is not None and has_kana(fold_width_case(text)):
+    if spellings is not None:
         keys += [normalize(v) for v in spellings.variants(text)]
     tried = set()
     for key in keys:

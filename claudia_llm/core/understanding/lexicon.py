@@ -31,7 +31,7 @@ from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.safety.actions import ActionRegistry
 
 from .normalize import normalize, strict_key
-from .readings import Spellings
+from .variants import Variants
 
 LANGUAGES = ('ja', 'zh', 'en')
 Group = Tuple[str, ...]
@@ -70,7 +70,7 @@ class Lexicon:
         self._replies = replies
         self._registry = registry
         self._high_risk = frozenset(s.name for s in registry if s.risk == 'high')
-        self._spellings: Optional[Spellings] = None
+        self._spellings: Optional[Variants] = None
         self._check_keys()
 
     @classmethod
@@ -106,10 +106,15 @@ class Lexicon:
         """All entries in file order."""
         return list(self._entries)
 
-    def spellings(self) -> Spellings:
-        """Kana spellings of the Japanese phrases' words (built once, ~2 ms)."""
+    def spellings(self) -> Variants:
+        """Other texts to try for an utterance (``core.understanding.variants``).
+
+        Kana spellings of the Japanese phrases' words, loanwords as their English source
+        words, a trick number after a known command (built once, ~5 ms).
+        """
         if self._spellings is None:
-            self._spellings = Spellings(e.phrase for e in self._entries if e.lang == 'ja')
+            self._spellings = Variants(((e.phrase, e.actions, e.lang) for e in self._entries),
+                                       normalize)
         return self._spellings
 
     def high_risk(self) -> FrozenSet[str]:
