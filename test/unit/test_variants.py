@@ -37,8 +37,8 @@ def test_loanword_english_source_words(text, english):
 
 
 @pytest.mark.parametrize('text, action', [
-    ('ウェーブして', 'Hello'), ('グッドボーイ！', 'Heart'), ('ノーマルモードにして', 'BalanceStand'),
-    ('ハイファイブ', 'Hello')])
+    ('ウェーブして', 'Hello'), ('グッドボーイ！', 'Heart'),
+    ('ノーマルモードにして', 'BalanceStand'), ('ハイファイブ', 'Hello')])
 def test_a_loanword_reaches_the_english_lexicon(text, action):
     assert text not in LISTED
     assert understood(text) == [action]

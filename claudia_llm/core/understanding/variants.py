@@ -69,8 +69,10 @@ def loanword_english(text: str) -> Optional[str]:
 def split_trick_number(text: str) -> Optional[Tuple[str, int]]:
     """``(stem, n)`` when ``text`` is a word followed by a number from 1 to 99, else None.
 
-    >>> split_trick_number('踊る2'), split_trick_number('舞踊二番'), split_trick_number('dance two')
-    (('踊る', 2), ('舞踊', 2), ('dance', 2))
+    >>> split_trick_number('踊る2'), split_trick_number('舞踊二番')
+    (('踊る', 2), ('舞踊', 2))
+    >>> split_trick_number('dance two')
+    ('dance', 2)
     >>> split_trick_number('2'), split_trick_number('三歩')
     (None, None)
     """
