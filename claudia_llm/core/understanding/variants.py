@@ -108,7 +108,7 @@ class Variants(Spellings):
                 self._by_action.setdefault((actions[0], lang), phrase)
 
     def variants(self, text: str) -> List[str]:
-        """Spelling variants (``Spellings.variants``), then the loanword and number ones.
+        """Candidate texts: kana spellings first, then the loanword and trick-number ones.
 
         >>> v = Variants([('ダンス', ('Dance1',), 'ja'), ('ダンス2', ('Dance2',), 'ja')],
         ...              lambda t: t)
