@@ -69,15 +69,19 @@ def run_nodes(args) -> int:
 
     from claudia_llm.ros.compat import try_shutdown
     from claudia_llm.ros.runner import InProcessNodes
+    from claudia_llm.ros.stop_signals import StopSignals
     init_ros(args.config, overrides)
     nodes = None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd, docker, timeout
+    stop = StopSignals()
+    signal.signal(signal.SIGTERM, _interrupt)  # until the nodes are up: stop at once
     try:
         nodes = start_nodes(lambda: InProcessNodes(with_http=args.http))
+        # From here SIGINT and SIGTERM (systemd, docker, timeout) only set an event, so the
+        # context stays valid while llm_node drains its answers (ros/stop_signals.py).
+        stop.install()
         print('claudia-llm: llm_node, diagnostics_node%s running; Ctrl-C to stop'
               % (' and http_bridge' if args.http else ''), flush=True)
-        while rclpy.ok() and not stop.wait(0.5):
+        while rclpy.ok() and not stop.event.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass

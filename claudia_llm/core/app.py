@@ -127,9 +127,7 @@ class Engine:
             grace_s: the grace period, s; None = ``scheduler.shutdown_grace_s``.
         """
         grace = self.config.scheduler.shutdown_grace_s if grace_s is None else grace_s
-        report = await shutdown.drain(self.pipeline, self.scheduler, grace)
-        log.info('stopped: %s', report)
-        return report
+        return await shutdown.drain(self.pipeline, self.scheduler, grace)
 
     async def aclose(self) -> None:
         """Stop the scheduler and close every client this engine opened."""

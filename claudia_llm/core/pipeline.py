@@ -119,6 +119,7 @@ class Pipeline:
         to another node (Redis down): one clear record instead of none.
         """
         record.request_id = record.request_id or new_request_id()
+        record.latency_ms['total'] = max(time.time() - record.stamp, 0.0) * 1000.0
         self._fail(record, 'shutting_down', 'the node stopped before this utterance was '
                    'answered, and no other node can take it over')
         self._publish(record)

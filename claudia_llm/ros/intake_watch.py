@@ -49,6 +49,7 @@ class IntakeWatch:
         self.last_policy = ''
         self.events = []
         self.subscription = self._subscribe()
+        self.topic_name = self.subscription.topic_name  # absolute, remapped
         self.publisher = node.create_publisher(DiagnosticArray, '/diagnostics',
                                                qos.diagnostics())
         node.create_timer(settings['diagnostics.period_s'], self.publish_status)
@@ -66,6 +67,15 @@ class IntakeWatch:
                 incompatible_qos=self.incompatible_qos_callback)
             return self.node.create_subscription(String, self.topic, self.utterance_callback,
                                                  profile, event_callbacks=callbacks)
+
+    def close(self) -> None:
+        """Take no more utterances: destroy the subscription (publishers see it go).
+
+        Call with no executor spinning the node (a graceful stop, ``LlmNode.stop``).
+        """
+        if self.subscription is not None:
+            self.node.destroy_subscription(self.subscription)
+            self.subscription = None
 
     def utterance_callback(self, msg: String) -> None:
         """Count the message (and check its ``seq``), then hand it on."""
@@ -93,7 +103,7 @@ class IntakeWatch:
         infos = getattr(self.node, 'get_publishers_info_by_topic', None)
         if infos is None:
             return 0
-        return sum(1 for info in infos(self.subscription.topic_name)
+        return sum(1 for info in infos(self.topic_name)
                    if info.qos_profile.reliability == QoSReliabilityPolicy.BEST_EFFORT)
 
     def report(self) -> report.Report:
@@ -108,7 +118,7 @@ class IntakeWatch:
                  'incompatible_qos_events': self.incompatible_events,
                  'last_incompatible_policy': self.last_policy or '-',
                  'qos_events': ','.join(self.events) or '-'}
-        return self.monitor.report(self.subscription.topic_name, extra, problems)
+        return self.monitor.report(self.topic_name, extra, problems)
 
     def publish_status(self) -> None:
         """Publish the ``input`` status on ``/diagnostics``."""

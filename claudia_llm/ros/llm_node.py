@@ -31,6 +31,7 @@ from claudia_llm.ros.execution import ExecutionBridge
 from claudia_llm.ros.intake_watch import IntakeWatch
 from claudia_llm.ros.log_bridge import forward_python_logging
 from claudia_llm.ros.params import declare_all, validate_change
+from claudia_llm.ros.stop_signals import StopSignals, spin_until_stopped
 from claudia_llm.ros.unitree_bridge import UnitreeBridge
 
 START_TIMEOUT_S = 120.0
@@ -39,6 +40,9 @@ APPLY_TIMEOUT_S = 5.0  # applying a live parameter change on the engine's loop, 
 # settle after start-up, then again at this period (a node started later is noticed).
 PEER_CHECK_FIRST_S = 3.0
 PEER_CHECK_PERIOD_S = 30.0
+# A graceful stop waits for the grace period plus the hand-over's settling (core.shutdown)
+# and the workers' last Redis calls; this bounds the rest.
+STOP_MARGIN_S = 5.0
 
 
 class LlmNode(Node):
@@ -82,6 +86,7 @@ class LlmNode(Node):
         self.get_logger().info('ready: listening on %s (model %s at %s from %s, redis %s)' % (
             utterance_topic, s['ollama.model'], self.config.ollama.host,
             self.config.ollama_host_source, safe_url(s['redis.url'])))
+        self._stopped = False
         self.peers_seen = 1  # publishers of the response topic at the last check, us included
         self.peer_checks = 0  # checks done so far
         self._first_peer_check = self.create_timer(PEER_CHECK_FIRST_S, self._peer_check_once)
@@ -181,18 +186,50 @@ class LlmNode(Node):
             record.utterance[:40], [a.name for a in record.actions] or '-',
             record.error['code'] if record.error else ''))
 
+    def stop(self, grace_s=None):
+        """Graceful stop: take no more utterances, let answers in flight publish.
+
+        Answers in flight get ``grace_s`` (default ``scheduler.shutdown_grace_s``) to
+        publish; what is still open is handed back to the Redis queue for the next node or
+        answered ``shutting_down`` (``Engine.drain``). Call with no executor spinning this
+        node and before ``destroy_node``; the context must still be valid. Idempotent.
+
+        Returns:
+            the engine's ``DrainReport``, or None (already stopped, or the drain failed).
+        """
+        if getattr(self, '_stopped', True) or not hasattr(self, 'engine'):
+            return None
+        self._stopped = True
+        self.intake.close()
+        grace = self.config.scheduler.shutdown_grace_s if grace_s is None else grace_s
+        try:
+            report = self.loop.run(self.engine.drain(grace), grace + STOP_MARGIN_S)
+        except Exception as exc:  # noqa: BLE001 - stopping: report and go on
+            log_warning(self.get_logger(), 'graceful stop: %r' % (exc,))
+            return None
+        self.get_logger().info('stopped taking utterances; %s' % report)
+        return report
+
     def destroy_node(self):
-        """Close the engine's clients and stop its loop, then destroy the node."""
+        """Close the engine's clients and stop its loop, then destroy the node (idempotent).
+
+        rclpy (Iron and later) also destroys the nodes of a context it shuts down, so this
+        can be called twice; the second call does nothing.
+        """
+        if getattr(self, '_destroyed', False):
+            return None
+        self._destroyed = True
         if hasattr(self, 'execution'):
             self.execution.close()
         if not hasattr(self, 'engine'):  # __init__ failed part way
             if hasattr(self, 'loop'):
                 self.loop.stop()
             return super().destroy_node()
-        try:
-            self.loop.run(self.engine.aclose(), 10.0)
-        except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
-            log_warning(self.get_logger(), 'engine close: %s' % exc)
+        if self.loop.loop.is_running():
+            try:
+                self.loop.run(self.engine.aclose(), 10.0)
+            except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
+                log_warning(self.get_logger(), 'engine close: %r' % (exc,))
         self.loop.stop()
         core_log = logging.getLogger('claudia_llm')
         core_log.handlers = [h for h in core_log.handlers if not getattr(h, 'claudia_ros', 0)]
@@ -200,16 +237,21 @@ class LlmNode(Node):
 
 
 def main(args=None):
-    """Entry point of ``ros2 run claudia_llm llm_node``."""
+    """Entry point of ``ros2 run claudia_llm llm_node``.
+
+    SIGINT and SIGTERM stop it gracefully (``LlmNode.stop``): the context is shut down
+    only after the answers in flight were published or handed over (``ros.stop_signals``).
+    """
     rclpy.init(args=args)
     node = None
     try:
         node = LlmNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_stopped(node, StopSignals())
+    except (KeyboardInterrupt, ExternalShutdownException):  # a signal during start-up
         pass
     finally:
         if node is not None:
+            node.stop()
             node.destroy_node()
         try_shutdown()
 

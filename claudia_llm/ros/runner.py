@@ -185,8 +185,15 @@ class InProcessNodes:
         self.spinning = NodeThreads(self.nodes, name='claudia-nodes')
 
     def close(self) -> None:
-        """Stop spinning, destroy the nodes, then drop the private Redis keys."""
+        """Stop spinning, stop llm_node gracefully, destroy the nodes, drop the private keys.
+
+        ``LlmNode.stop`` lets the answers in flight publish (``scheduler.shutdown_grace_s``)
+        while the context is still valid; call ``try_shutdown`` only after this.
+        """
         self.spinning.shutdown(timeout_s=5.0)
+        for node in self.nodes:
+            if isinstance(node, LlmNode):
+                node.stop()
         for node in self.nodes:
             node.destroy_node()
         if self.isolation is not None:
