@@ -169,17 +169,32 @@ def worker_killed(h, run):
     end(run)
 
 
-@row('node SIGINT with an answer in flight, node restarted', service_time_s=1.5,
-     llm_every=20)
-def node_sigint(h, run):
+def node_restarted(h: Harness, run: Run, sig: int) -> None:
+    """Stop the node with ``sig`` (graceful: it drains, then hands the rest over), start a
+    second one under the same name, hold the utterances meanwhile (nobody listens)."""
     begin(run)
-    h.gate.clear()  # nobody listens while no node is up: hold the utterances
-    h.node.stop(signal.SIGINT)
+    h.gate.clear()
+    # An utterance already past the gate goes out before the signal: the row counts the
+    # utterances sent before the stop (those must each get one record).
+    time.sleep(2.0 / RATE)
+    h.node.stop(sig)
     h.node = h.new_node()
     h.node.start()
     h.wait_ready(h.node)
     end(run)
     h.gate.set()
+
+
+@row('node SIGINT with an answer in flight, node restarted', service_time_s=1.5,
+     llm_every=20)
+def node_sigint(h, run):
+    node_restarted(h, run, signal.SIGINT)
+
+
+@row('node SIGTERM with answers in flight, second node started', service_time_s=0.8,
+     llm_every=10)
+def node_sigterm(h, run):
+    node_restarted(h, run, signal.SIGTERM)
 
 
 def items_for(spec: Row) -> List[Item]:

@@ -246,7 +246,7 @@ def main(args=None):
     node = None
     try:
         node = LlmNode()
-        spin_until_stopped(node, StopSignals())
+        spin_until_stopped(node, StopSignals(), taken=lambda: node.intake.monitor.received)
     except (KeyboardInterrupt, ExternalShutdownException):  # a signal during start-up
         pass
     finally:

@@ -13,11 +13,17 @@ first executor registers its guard condition, which would replace ours.
 """
 import signal
 import threading
+import time
+from typing import Callable, Optional
 
 from rclpy.executors import SingleThreadedExecutor
 
 SPIN_PERIOD_S = 0.1
 """Longest wait in rcl between two looks at the stop event, s."""
+FLUSH_IDLE_S = 0.1
+"""After the signal, spinning goes on until no utterance arrived for this long, s ..."""
+FLUSH_BOUND_S = 1.0
+"""... and at most this long: what DDS delivered before the stop is taken, not dropped."""
 
 
 class StopSignals:
@@ -38,14 +44,35 @@ class StopSignals:
             self.event.set()
 
 
-def spin_until_stopped(node, signals: StopSignals) -> None:
-    """Spin ``node`` in this (main) thread until a signal arrives or the context ends."""
+def spin_until_stopped(node, signals: StopSignals,
+                       taken: Optional[Callable[[], int]] = None) -> None:
+    """Spin ``node`` in this (main) thread until a signal arrives or the context ends.
+
+    Args:
+        node: the node to spin.
+        signals: installed here, after the executor exists.
+        taken: count of utterances taken so far; with it, spinning goes on after the
+            signal until the subscription is quiet (``FLUSH_IDLE_S``, at most
+            ``FLUSH_BOUND_S``), so messages DDS already delivered to the reader are
+            answered rather than discarded with the subscription.
+    """
     executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     signals.install()
     try:
         while not signals.event.is_set() and node.context.ok():
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+        if taken is not None:
+            _flush(executor, node, taken)
     finally:
         executor.remove_node(node)
         executor.shutdown(timeout_sec=1.0)
+
+
+def _flush(executor, node, taken: Callable[[], int]) -> None:
+    now = time.monotonic()
+    bound, quiet_until, last = now + FLUSH_BOUND_S, now + FLUSH_IDLE_S, taken()
+    while node.context.ok() and time.monotonic() < min(quiet_until, bound):
+        executor.spin_once(timeout_sec=FLUSH_IDLE_S / 4.0)
+        if taken() != last:
+            last, quiet_until = taken(), time.monotonic() + FLUSH_IDLE_S
