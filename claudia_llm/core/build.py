@@ -83,7 +83,9 @@ def make_redis_clients(config: Config, block_s: float = BLOCK_S) -> Tuple[Any, A
 def make_store(config: Config, redis: Any) -> FailoverStore:
     """The answer store: Redis while it answers, memory while it does not."""
     return FailoverStore(redis, retry_interval_s=config.redis.retry_interval_s,
-                         budget_s=config.redis.budget_ms / 1000.0)
+                         budget_s=config.redis.budget_ms / 1000.0,
+                         change_key='%s:cachetok' % config.redis.key_prefix,
+                         negative_ttl_s=config.cache.negative_ttl_s)
 
 
 def make_exact(config: Config, store: FailoverStore, profile: PromptProfile) -> ExactCache:

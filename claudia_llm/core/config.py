@@ -100,6 +100,7 @@ class CacheConfig:
     """``cache.*``: exact and semantic tiers (TTLs in s, cosine threshold), embedder, lexicon."""
 
     exact_ttl_s: int
+    negative_ttl_s: float
     semantic_enabled: bool
     semantic_threshold: float
     semantic_ttl_s: int

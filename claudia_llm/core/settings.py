@@ -100,6 +100,8 @@ LLM_NODE = _params(
      '(pool wait included); past it the in-process store answers.', (1.0, 10000.0)),
     ('cache.exact_ttl_s', 604800, 'TTL of exact-cache entries, seconds (0 = no expiry).',
      (0, 10 ** 9), LIVE),
+    ('cache.negative_ttl_s', 60.0, 'How long a key Redis did not have is remembered as a miss, '
+     'seconds (0 = off); any cache write by any node clears it within 0.5 s.', (0.0, 86400.0)),
     ('cache.semantic_enabled', True, 'Use the semantic cache tier.'),
     ('cache.semantic_threshold', 0.97, 'Lowest cosine similarity accepted as a semantic hit.',
      (0.01, 1.0), LIVE),

@@ -117,3 +117,73 @@ async def test_refused_connection_opens_the_breaker_and_a_probe_closes_it(redis_
         await asyncio.sleep(0.05)
     assert store.breaker == 'closed'
     assert await store.redis.get('claudia:t:x') == b'x'
+
+
+def negative_store(url):
+    return FailoverStore(make_redis(url, socket_timeout_s=0.3, connect_timeout_s=0.3),
+                         retry_interval_s=0.05, change_key='claudia:t:cachetok',
+                         negative_ttl_s=60.0)
+
+
+async def redis_reads(client) -> int:
+    """GET + HGETALL commands the server has run so far (INFO commandstats)."""
+    stats = await client.info('commandstats')
+    return sum(stats.get('cmdstat_%s' % c, {}).get('calls', 0) for c in ('get', 'hgetall'))
+
+
+async def eventually(check, budget_s=10.0):
+    """Poll the async ``check`` until it returns true or ``budget_s`` passed; its last value."""
+    loop = asyncio.get_event_loop()
+    end = loop.time() + budget_s
+    while True:
+        value = await check()
+        if value or loop.time() >= end:
+            return value
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize('kind', ['bytes', 'hash'])
+async def test_a_key_redis_lacks_is_asked_once_until_another_store_writes_it(redis_server,
+                                                                            kind):
+    reader, writer = negative_store(redis_server.url), negative_store(redis_server.url)
+    read = reader.get if kind == 'bytes' else reader.hgetall
+    reader.negative.check_s = 3600.0  # no background token GET while reads are counted
+    assert await read('claudia:t:k') is None
+    before = await redis_reads(reader.redis)
+    for _ in range(5):
+        assert await read('claudia:t:k') is None
+    assert await redis_reads(reader.redis) == before  # answered from the negative cache
+    assert reader.negative.skipped == 5
+    if kind == 'bytes':
+        await writer.set('claudia:t:k', b'v')
+        expected = b'v'
+    else:
+        await writer.hset('claudia:t:k', {'f': b'v'})
+        expected = {'f': b'v'}
+    # The writer bumped the change token; the reader's background check drops its memo.
+    reader.negative.check_s = 0.05
+    assert await eventually(lambda: read('claudia:t:k')) == expected
+
+
+@pytest.mark.asyncio
+async def test_without_a_change_key_every_miss_asks_redis(redis_server):
+    store = fresh_store(redis_server.url)
+    assert await store.get('claudia:t:k') is None
+    before = await redis_reads(store.redis)
+    for _ in range(3):
+        assert await store.get('claudia:t:k') is None
+    assert await redis_reads(store.redis) == before + 3
+
+
+@pytest.mark.asyncio
+async def test_an_outage_drops_the_negative_cache(redis_server):
+    store = negative_store(redis_server.url)
+    assert await store.get('claudia:t:k') is None
+    assert len(store.negative) == 1
+    redis_server.stop()
+    assert await store.ping() is False
+    assert len(store.negative) == 0
+    redis_server.start()
+    await negative_store(redis_server.url).set('claudia:t:k', b'v')
+    assert await eventually(lambda: store.get('claudia:t:k')) == b'v'

@@ -16,6 +16,10 @@ cannot read the stale reply (redis/redis-py#2624); ``test_store_redis`` checks t
 SIGSTOPped server. A paused server still accepts TCP connections (the kernel completes the
 handshake), so only a budget, not a refused connect, notices it.
 
+A key Redis does not have is remembered (``core.cache.negative``, with a change token that
+every write here increments) so a lookup that misses memory and was absent in Redis before
+does not wait on Redis again until some process writes.
+
 Values are bytes; hashes map str -> bytes. TTLs are absolute seconds from the write
 (never refreshed by reads); ``ttl_s`` None or 0 means no expiry.
 """
@@ -27,6 +31,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from claudia_llm.core.errors import StoreUnavailable
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, BudgetExceeded
+
+from .negative import NegativeCache
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +99,17 @@ class FailoverStore:
         memory: the mirror; a new ``MemoryStore`` by default.
         budget_s: longest wait for one Redis call, seconds; None: only redis-py's own
             socket and pool timeouts bound it.
+        change_key: the Redis key of the change token (incremented by every write of any
+            ``FailoverStore`` on the same Redis); None: no negative caching.
+        negative_ttl_s: longest time a key Redis did not have is trusted as absent,
+            seconds; 0: no negative caching.
     """
 
     def __init__(self, redis, retry_interval_s: float = 2.0,
                  memory: Optional[MemoryStore] = None,
                  clock: Callable[[], float] = time.monotonic,
-                 budget_s: Optional[float] = None):
+                 budget_s: Optional[float] = None,
+                 change_key: Optional[str] = None, negative_ttl_s: float = 0.0):
         self.redis = redis
         self.budget_s = budget_s
         self.budget_misses = 0  # calls cut at their budget since start
@@ -109,6 +120,9 @@ class FailoverStore:
         self._last_probe = 0.0
         self._unsynced = OrderedDict()  # type: OrderedDict[str, None]
         self._probe_task = None  # type: Optional[asyncio.Future]
+        self.change_key = change_key
+        self.negative = NegativeCache(negative_ttl_s if change_key else 0.0, clock=clock)
+        self._token_task = None  # type: Optional[asyncio.Future]
 
     @property
     def redis_up(self) -> bool:
@@ -152,39 +166,44 @@ class FailoverStore:
     async def get(self, key: str) -> Optional[bytes]:
         """Return the bytes at ``key`` or None (memory first, then Redis)."""
         value = self.memory.get(key)
-        if value is not None or not await self._redis_usable():
+        if value is not None or not await self._redis_usable() or self._known_absent(key):
             return value
         try:
-            value, ttl_ms = await self.call(self._get_with_ttl(key))
+            token, value, ttl_ms = await self.call(self._get_with_ttl(key))
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             return None
-        if value is not None:
+        if value is None:
+            self.negative.note_absent(key, token)
+        else:
             self.memory.set(key, value, ttl_ms / 1000.0 if ttl_ms and ttl_ms > 0 else None)
         return value
 
     async def set(self, key: str, value: bytes, ttl_s: Optional[float] = None) -> None:
         """Write ``value`` to memory and Redis; remembered for replay if Redis is down."""
         self.memory.set(key, value, ttl_s)
+        self.negative.forget(key)
         await self._write(key)
 
     async def hset(self, key: str, mapping: Dict[str, bytes],
                    ttl_s: Optional[float] = None) -> None:
         """Write a whole hash (replacing it) to memory and Redis."""
         self.memory.set(key, dict(mapping), ttl_s)
+        self.negative.forget(key)
         await self._write(key)
 
     async def hgetall(self, key: str) -> Optional[Dict[str, bytes]]:
         """Return the hash at ``key`` (field -> bytes) or None."""
         value = self.memory.get(key)
-        if value is not None or not await self._redis_usable():
+        if value is not None or not await self._redis_usable() or self._known_absent(key):
             return value
         try:
-            raw, ttl_ms = await self.call(self._hgetall_with_ttl(key))
+            token, raw, ttl_ms = await self.call(self._hgetall_with_ttl(key))
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             return None
         if not raw:
+            self.negative.note_absent(key, token)
             return None
         value = {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
         self.memory.set(key, value, ttl_ms / 1000.0 if ttl_ms and ttl_ms > 0 else None)
@@ -216,14 +235,42 @@ class FailoverStore:
         """True when Redis answers PING now (also ends a known outage)."""
         return await self._redis_usable(force=True)
 
-    async def _hgetall_with_ttl(self, key: str):
-        raw = await self.redis.hgetall(key)
-        return raw, (await self.redis.pttl(key) if raw else None)
+    def _known_absent(self, key: str) -> bool:
+        """True when the negative cache says Redis has no ``key`` (token read if due)."""
+        if not self.negative.enabled:
+            return False
+        if self.negative.check_due() and (self._token_task is None or self._token_task.done()):
+            self._token_task = asyncio.ensure_future(self._read_token())
+        return self.negative.knows_absent(key)
 
-    async def _get_with_ttl(self, key: str) -> Tuple[Optional[bytes], Optional[int]]:
+    async def _read_token(self) -> None:
+        try:
+            token = await self.call(self.redis.get(self.change_key))
+        except REDIS_DOWN_ERRORS as exc:
+            self._mark_down(exc)
+            return
+        self.negative.saw_token(token)
+
+    async def _hgetall_with_ttl(self, key: str):
+        return await self._read_with_ttl(key, 'hgetall')
+
+    async def _get_with_ttl(self, key: str) -> Tuple[Optional[bytes], Optional[bytes],
+                                                      Optional[int]]:
+        return await self._read_with_ttl(key, 'get')
+
+    async def _read_with_ttl(self, key: str, command: str):
+        """``(change token, value, pttl ms)`` in one round trip.
+
+        The token is read first: a write that lands between the reads then leaves a newer
+        token behind, so the absence noted under the old one is dropped at the next check.
+        """
         async with self.redis.pipeline(transaction=False) as pipe:
-            value, ttl_ms = await pipe.get(key).pttl(key).execute()
-        return value, ttl_ms
+            if self.change_key:
+                pipe.get(self.change_key)
+            getattr(pipe, command)(key).pttl(key)
+            replies = await pipe.execute()
+        token = replies[0] if self.change_key else None
+        return (token,) + tuple(replies[-2:])
 
     async def _write(self, key: str) -> None:
         if not await self._redis_usable():
@@ -241,14 +288,16 @@ class FailoverStore:
             return
         ttl = self.memory.ttl_left(key)
         px = max(int(ttl * 1000), 1) if ttl is not None else None
-        if isinstance(value, dict):
-            async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if isinstance(value, dict):
                 pipe.delete(key).hset(key, mapping=value)
                 if px:
                     pipe.pexpire(key, px)
-                await pipe.execute()
-        else:
-            await self.redis.set(key, value, px=px)
+            else:
+                pipe.set(key, value, px=px)
+            if self.change_key:  # after the write: see _read_with_ttl
+                pipe.incr(self.change_key)
+            await pipe.execute()
 
     async def _redis_usable(self, force: bool = False) -> bool:
         """True when Redis may be used now.
@@ -280,6 +329,7 @@ class FailoverStore:
             log.info('Redis is reachable again after %.1f s; replaying %d entries',
                      self._clock() - self._down_since, len(self._unsynced))
             self._down_since = None
+            self.negative.clear()
             await self._replay()
         return self._down_since is None
 
@@ -294,6 +344,7 @@ class FailoverStore:
             self._unsynced.pop(key, None)
 
     def _mark_down(self, exc: BaseException) -> None:
+        self.negative.clear()
         if self._down_since is None:
             self._down_since = self._clock()
             self._last_probe = self._down_since
