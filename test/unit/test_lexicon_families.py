@@ -39,3 +39,47 @@ def test_family_word_in_an_unlisted_form(family, text, action):
     assert text not in LISTED, 'the case must be a form the lexicon does not list'
     answer = compose(text, TABLE.get, LEXICON.high_risk(), LEXICON.spellings())
     assert answer is not None and [a.name for a in answer.intent] == [action], family
+
+
+def understood(text):
+    answer = compose(text, TABLE.get, LEXICON.high_risk(), LEXICON.spellings())
+    return [a.name for a in answer.intent] if answer else []
+
+
+@pytest.mark.parametrize('text', [
+    '休憩したい', 'ひと休みしたいな', 'すわりたいです', '想歇一会儿', '我想坐下',
+    'i want to take a break', "i'd like to sit down", 'i wanna rest'])
+def test_a_wish_to_rest_is_the_resting_family(text):
+    assert text not in LISTED
+    assert understood(text) == ['Sit']
+
+
+@pytest.mark.parametrize('text', ['踊りたい', '握手したい', '想跳舞', 'i want to dance',
+                                  '休みたくない', '休憩したくない'])
+def test_wishes_of_other_families_and_negated_wishes_are_left_to_the_llm(text):
+    assert understood(text) == []
+
+
+@pytest.mark.parametrize('text, action', [
+    ('おつかれさまでした', 'Sit'), ('お疲れさまです', 'Sit'),  # honorific 様 after お + noun
+    ('のんびりしてね', 'Sit'), ('ゆっくりしてください', 'Sit'),  # する after a resting adverb
+    ('良い姿勢になって', 'StandUp'), ('正しい姿勢にして', 'StandUp'),  # に after a posture noun
+    ('きをつけ', 'StandUp'), ('stand at attention please', 'StandUp'),
+    ('给大家跳个舞', 'Dance1'), ('跟小朋友们打招呼', 'Hello'),  # zh beneficiary
+    ('请刮擦一下', 'Scrape')])
+def test_family_rule_in_an_unlisted_form(text, action):
+    assert text not in LISTED
+    assert understood(text) == [action]
+
+
+@pytest.mark.parametrize('text', ['ゆっくり', 'ゆっくり歩いて', '横に', 'お客様'])
+def test_rules_do_not_widen_other_words(text):
+    assert 'Sit' not in understood(text) and 'StandDown' not in understood(text)
+
+
+@pytest.mark.parametrize('text, actions', [
+    ('累死了想坐下', ['Sit']),  # clause-final 了, and the same ask twice is said once
+    ('坐下，坐下', ['Sit']), ('站起来了吗', []), ('好了站起来', []),
+    ('我累了想休息', ['Sit'])])
+def test_clause_final_le_and_repeated_asks(text, actions):
+    assert understood(text) == actions

@@ -30,7 +30,8 @@ _HEAD_MARKERS = re.compile(r'^\s*(?:まず|先に|最初に|初めに|はじめ�
 _ZH_HEAD_MARKERS = re.compile(r'^\s*(?:首先|先)(?=\S)')
 _LATIN_ZH_CONNECTORS = re.compile(
     r'\s*(?:[,;，；、。!?！？]|\.(?!\d)|\band then\b|\bthen\b|\band\b|\bafter that\b|'
-    r'\bafterwards\b|然后|之后|以后|接着|随后|然後|之後|並且|并且|再(?![见見次来來]))\s*')
+    r'\bafterwards\b|然后|之后|以后|接着|随后|然後|之後|並且|并且|再(?![见見次来來])|'
+    r'(?<=[\u4e00-\u9fff]了)(?=[\u4e00-\u9fff](?<![吗嗎呢吧啊呀哦啦])))\s*')
 _JA_CONJUNCTIONS = frozenset(('そして', 'それから', 'それで', 'で', 'あと', 'あとで', '次に',
                               'つぎに', 'その後', 'そのあと'))
 _NOT_A_NEW_COMMAND = frozenset(('下さる', '呉れる', '為さる', '頂戴', '貰う', '頂く', '欲しい',
@@ -112,7 +113,8 @@ def split_sequence(text: str) -> List[str]:
     """Split an utterance into the commands it chains, in order.
 
     Connectors: から/てから, そして, それから, その後, 次に, たら, 、 and other punctuation, the
-    te-form chain (立って挨拶), and then, then, and, after that, 然后, 之后, 接着, 再; a
+    te-form chain (立って挨拶), and then, then, and, after that, 然后, 之后, 接着, 再, a
+    clause-final 了 followed by more (累了|想休息, kept with its clause); a
     leading まず/先に/first/先/首先 is dropped. Segments are width/case folded substrings.
     Whether each is a command is ``compose``'s business.
 
@@ -178,6 +180,7 @@ def _compose_steps(text: str, high_risk: Collection[str],
             return None
         parts.append(answer)
         i = j
+    parts = [p for i, p in enumerate(parts) if i == 0 or p.intent != parts[i - 1].intent]
     return Answer(reply=' '.join(p.reply for p in parts if p.reply),
                   intent=[a for p in parts for a in p.intent], kind='command')
 
@@ -229,7 +232,8 @@ def compose(text: str, lookup: Lookup, high_risk: Optional[Collection[str]] = No
         The whole utterance's answer if its key is known; else, when it splits into
         segments that are all command hits (adjacent segments tried together first, longest
         first), one command answer with their intents in order and their replies joined by
-        a space; else None.
+        a space (a segment asking again for what the one before asked, 累了|想休息, is
+        said once); else None.
 
     >>> from claudia_llm.core.record import Action
     >>> table = {normalize('立って'): Answer('Up.', [Action('StandUp', 1004)], 'command'),

@@ -9,6 +9,11 @@ be tested alone; ``reading_key`` turns what is left into the katakana cache key.
 import re
 from typing import List, Sequence
 
+from .japanese_polite import (  # noqa: F401 - re-exported with the other rules
+    drop_goal_particle,
+    drop_honorific_suffix,
+    drop_politeness,
+)
 from .morph import (  # noqa: F401 - re-exported: callers use the analyser via japanese
     ALL_KANJI,
     Morph,
@@ -34,13 +39,8 @@ GREETINGS = {'コンニチハ': 'コンニチハ', 'コンバンハ': 'コンバ
              'オハヨウゴザイマス': 'オハヨウ', 'オヤスミ': 'オヤスミ',
              'オヤスミナサイ': 'オヤスミ', 'サヨウナラ': 'サヨウナラ', 'ヤア': 'ヤア',
              'ハロー': 'ハロー', 'オッス': 'オッス'}
-# Request and politeness endings that do not change what is asked (lemmas).
-_POLITE_LEMMAS = frozenset(('下さる', '呉れる', '為さる', '頂戴', '貰う', '頂く', '欲しい', '見る',
-                            'ます', 'です', '御座る', '御覧'))
-_REQUEST_AUX = frozenset(('呉れる', '貰う', '頂く'))
-_NEGATIONS = frozenset(('ない', 'ず', 'ぬ', 'ん'))
-_FINAL_PARTICLES = frozenset(('ね', 'よ', 'な', 'ぞ', 'ぜ', 'わ', 'さ', 'ねえ', 'なあ', 'よね'))
-_SOFTENERS = frozenset(('ちょっと', 'どうか', 'どうぞ', 'ちょい'))
+# Adverbs that make a verb of resting with する (ゆっくりする = take it easy): する stays.
+_RESTING_ADVERBS = frozenset(('ゆっくり', 'のんびり'))
 
 
 def drop_punctuation(morphs: Sequence[Morph]) -> List[Morph]:
@@ -183,72 +183,12 @@ def strip_greeting_prefix(morphs: Sequence[Morph]) -> List[Morph]:
     return list(morphs)
 
 
-def drop_politeness(morphs: Sequence[Morph]) -> List[Morph]:
-    """Drop request and politeness forms that do not change what is asked.
-
-    These are ください, てくれ(る), なさい, ちょうだい, てもらえますか, てほしい, てみて,
-    お願いします, です/ます, ございます, sentence-final ね/よ/な (not the prohibitive な after a
-    verb) and a leading ちょっと/どうか. A negation (ません, くれない) is kept.
-
-    >>> surfaces(drop_politeness(analyse('座ってください')))
-    ['座っ', 'て']
-    >>> surfaces(drop_politeness(analyse('座ってもらえますか')))
-    ['座っ', 'て']
-    >>> surfaces(drop_politeness(analyse('座りません')))
-    ['座り', 'ん']
-    >>> surfaces(drop_politeness(analyse('座ってくれませんか')))
-    ['座っ', 'て']
-    >>> surfaces(drop_politeness(analyse('座るな')))
-    ['座る', 'な']
-    >>> surfaces(drop_politeness(analyse('可愛いね')))
-    ['可愛い']
-    >>> surfaces(drop_politeness(analyse('お願いします')))
-    ['お', '願い', 'し', 'ます']
-    """
-    out = [m for m in morphs if not (m.pos1 == '助動詞' and m.lemma in ('ます', 'です'))]
-    while len(out) > 1 and out[0].surface in _SOFTENERS:
-        out = out[1:]
-    while len(out) > 1:
-        last = out[-1]
-        if last.pos1 == '助詞' and last.pos2 == '終助詞' and last.surface in _FINAL_PARTICLES:
-            if last.surface == 'な' and out[-2].pos1 == '動詞' and \
-                    not out[-2].cform.startswith('連用形-一般'):
-                break  # prohibitive な (座るな = don't sit)
-            out.pop()
-        elif last.surface == 'か' and (out[-2].cform.startswith('意志推量形') or len(out) > 2 and (
-                out[-2].lemma in _POLITE_LEMMAS or _negated_request(out[:-1]))):
-            out.pop()  # 座ってもらえるか, 座ろうか, 座ってくれないか
-        elif last.pos1 == '助動詞' and _negated_request(out):
-            out.pop()  # くれない / くれません: a polite request, not a negation
-        elif last.lemma == '良い' and len(out) > 4 and out[-2].surface == 'も' and \
-                out[-3].lemma == 'て' and out[-4].lemma in _REQUEST_AUX:
-            del out[-3:]  # 座ってもらってもいい
-        elif last.lemma in _POLITE_LEMMAS and out[-2].surface in ('て', 'で', 'し') or \
-                last.lemma in ('下さる', '為さる', '頂戴', '御座る'):
-            out.pop()
-        elif last.lemma == '願う' or (last.lemma == '為る' and out[-2].lemma == '願う'):
-            out.pop()
-            if out and out[-1].lemma == '御' and len(out) > 1:
-                out.pop()
-        elif last.surface == 'て' and len(out) > 2 and out[-2].lemma in _POLITE_LEMMAS:
-            out.pop()  # the て of てみて
-        else:
-            break
-    if all(m.pos1 == '接頭辞' for m in out):
-        return list(morphs)  # politeness alone (お願いします) stays as said
-    return out
-
-
-def _negated_request(morphs: Sequence[Morph]) -> bool:
-    """True when ``morphs`` end in て + くれる/もらえる/いただける + a negation (くれない)."""
-    return (len(morphs) > 3 and morphs[-1].pos1 == '助動詞' and morphs[-1].lemma in _NEGATIONS
-            and morphs[-2].lemma in _REQUEST_AUX and morphs[-3].lemma in ('て', 'で'))
-
-
 def drop_light_verb(morphs: Sequence[Morph]) -> List[Morph]:
     """Drop a final する/やる (in any form, with its て) after a noun, verb or adverb.
 
-    The を or モードに before it goes too: ダンスして = ダンス, ポーズをして = ポーズ.
+    The を or モードに before it goes too: ダンスして = ダンス, ポーズをして = ポーズ. A final
+    wish auxiliary たい stays after what is left: 休憩したい = 休憩 + たい. After an adverb
+    that makes a verb of resting with する (ゆっくりする = relax), する stays.
 
     >>> surfaces(drop_light_verb(analyse('ダンスをして')))
     ['ダンス']
@@ -256,12 +196,17 @@ def drop_light_verb(morphs: Sequence[Morph]) -> List[Morph]:
     ['ダンプ', 'モード']
     >>> surfaces(drop_light_verb(analyse('しない')))
     ['し', 'ない']
+    >>> surfaces(drop_light_verb(analyse('休憩したい')))
+    ['休憩', 'たい']
     """
     out = list(morphs)
+    if len(out) > 2 and out[-1].pos1 == '助動詞' and out[-1].lemma == 'たい':
+        return drop_light_verb(out[:-1]) + out[-1:]
     end = len(out)
     if end > 1 and out[-1].lemma == 'て' and out[-1].pos1 == '助詞':
         end -= 1
-    if end > 1 and out[end - 1].lemma in ('為る', '遣る') and out[end - 1].pos1 == '動詞':
+    if end > 1 and out[end - 1].lemma in ('為る', '遣る') and out[end - 1].pos1 == '動詞' \
+            and out[end - 2].surface not in _RESTING_ADVERBS:
         out = out[:end - 1]
         if len(out) > 1 and out[-1].surface == 'を':
             out.pop()
@@ -365,7 +310,8 @@ def reading_key(morphs: Sequence[Morph]) -> str:
 
 PIPELINE = (drop_fillers, drop_punctuation, fold_greetings, strip_vocative,
             strip_greeting_prefix, drop_politeness, drop_light_verb, drop_te,
-            drop_politeness, drop_honorific_prefix, drop_object_marker, drop_manner_adverbs,
+            drop_politeness, drop_honorific_suffix, drop_goal_particle,
+            drop_honorific_prefix, drop_object_marker, drop_manner_adverbs,
             drop_light_noun)
 
 

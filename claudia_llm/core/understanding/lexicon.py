@@ -7,6 +7,7 @@ commands work from the first second without the LLM. File shape::
     actions:                     # SportClient names from go2_actions.yaml
       Sit:
         reply: {ja: ..., zh: ..., en: ...}
+        wishes: true             # optional: 休みたい / 想休息 / "I want to rest" count too
         ja: [座って, お座り, ...]
         zh: [...]
         en: [...]
@@ -34,6 +35,11 @@ from .normalize import normalize, strict_key
 from .variants import Variants
 
 LANGUAGES = ('ja', 'zh', 'en')
+# Keys of the speaker's wish to do what a phrase asks (休みたい, 想休息, I want to rest), as
+# templates over the phrase's folded key: ja adds the lemma reading of たい after the verb's,
+# zh puts 想/我想 before it, en the folded "i want to" / "i wanna" / "i'd like to".
+WISH_KEYS = {'ja': ('{}タイ',), 'zh': ('想{}', '我想{}'),
+             'en': ('iwantto{}', 'iwanna{}', 'idliketo{}')}
 Group = Tuple[str, ...]
 _LOG = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class LexiconEntry:
     actions: Tuple[str, ...]
     lang: str
     reply: str
+    wish: str = ''
+    """'' for the phrase itself; else the template of its wish form's key (``WISH_KEYS``)."""
 
 
 class Lexicon:
@@ -113,8 +121,8 @@ class Lexicon:
         words, a trick number after a known command (built once, ~5 ms).
         """
         if self._spellings is None:
-            self._spellings = Variants(((e.phrase, e.actions, e.lang) for e in self._entries),
-                                       normalize)
+            self._spellings = Variants(((e.phrase, e.actions, e.lang) for e in self._entries
+                                        if not e.wish), normalize)
         return self._spellings
 
     def high_risk(self) -> FrozenSet[str]:
@@ -124,10 +132,13 @@ class Lexicon:
     def key(self, entry: LexiconEntry) -> str:
         """Exact-cache key of ``entry``.
 
-        ``strict_key`` for high-risk actions, else ``normalize``.
+        ``strict_key`` for high-risk actions, else ``normalize``; a wish entry's key is its
+        template (``WISH_KEYS``) over the folded key.
         """
         if any(name in self._high_risk for name in entry.actions):
             return strict_key(entry.phrase)
+        if entry.wish:
+            return entry.wish.format(normalize(entry.phrase))
         return normalize(entry.phrase)
 
     def answers(self, lang_hint: Optional[str] = None
@@ -175,8 +186,11 @@ def _read_block(name: str, block: Any, actions: Tuple[str, ...],
     if not isinstance(block, dict) or not isinstance(block.get('reply'), dict):
         raise ConfigError('lexicon: %s needs a mapping with reply: {lang: text}' % name)
     replies = {str(k): str(v) for k, v in block['reply'].items()}
+    wishes = block.get('wishes', False)
+    if not isinstance(wishes, bool):
+        raise ConfigError('lexicon: %s.wishes must be true or false' % name)
     for lang, phrases in block.items():
-        if lang == 'reply':
+        if lang in ('reply', 'wishes'):
             continue
         if lang not in LANGUAGES:
             raise ConfigError('lexicon: %s has language %r, expected one of %s'
@@ -187,4 +201,7 @@ def _read_block(name: str, block: Any, actions: Tuple[str, ...],
             raise ConfigError('lexicon: %s.%s must be a list of phrases' % (name, lang))
         entries.extend((LexiconEntry(str(p), actions, lang, replies[lang]), group or actions)
                        for p in phrases)
+        if wishes and actions:
+            entries.extend((LexiconEntry(str(p), actions, lang, replies[lang], wish),
+                            group or actions) for p in phrases for wish in WISH_KEYS[lang])
     return replies

@@ -40,6 +40,9 @@ ZH_NAMES = ('克劳迪娅', '克劳迪亚', '克劳蒂亚')
 ZH_GREETINGS = ('你好', '您好', '早上好', '早安', '晚上好', '下午好', '嗨', '哈喽', '哈啰')
 ZH_FILLERS = re.compile(r'^(?:嗯|呃|额|啊|那个(?=\s))+\s*')
 ZH_POLITE_HEAD = re.compile(r'^(?:请(?![求假客教])|麻烦你|麻烦|帮我|给我)')
+# Whom it is done for or with (给主人表演 = 表演): does not change the action.
+ZH_BENEFICIARY = re.compile(r'^(?:给|为|跟|向)(?:我们|大家|主人|客人|爸爸|妈妈|爷爷|奶奶|'
+                            r'宝宝|孩子们?|小朋友们?|朋友们?|他们|她们|大伙儿?|各位)(?:看看?)?')
 ZH_POLITE_TAIL = re.compile(r'(?:一下|好吗|好不好|吧|啊|呀|哦|嘛|啦|哈)+$')
 ZH_LIGHT_VERB = re.compile(r'^(?:做|来|整)(?:一)?个')
 # 做个最可爱的动作 asks for what 可爱 does (as 可愛い動作 in Japanese): a degree word and a
@@ -143,7 +146,8 @@ def fold_english(words: List[str]) -> List[str]:
 def fold_chinese(text: str) -> str:
     """Drop Chinese fillers, politeness, the robot's name and a greeting before a request.
 
-    Fillers are 嗯, 那个; politeness is 请, 吧, 一下, 好吗. A light verb before a classifier
+    Fillers are 嗯, 那个; politeness is 请, 吧, 一下, 好吗; a leading beneficiary (给主人,
+    跟大家) goes too. A light verb before a classifier
     (做个, 来个) and the classifier 个 between a verb and its object (跳个舞 = 跳舞) go too.
     Expects simplified characters.
 
@@ -151,6 +155,8 @@ def fold_chinese(text: str) -> str:
     ('坐下', '坐下', '伸懒腰')
     >>> fold_chinese('做个爱心'), fold_chinese('三个'), fold_chinese('你好')
     ('爱心', '三个', '你好')
+    >>> fold_chinese('给大家表演个节目'), fold_chinese('跟小朋友们打招呼')
+    ('表演节目', '打招呼')
     >>> fold_chinese('做个最帅的动作'), fold_chinese('可爱的样子')
     ('帅', '可爱')
     """
@@ -168,6 +174,7 @@ def fold_chinese(text: str) -> str:
             if text.startswith(greeting) and text[len(greeting):].strip():
                 text = text[len(greeting):].lstrip()
         text = ZH_POLITE_HEAD.sub('', text).lstrip() or text
+        text = ZH_BENEFICIARY.sub('', text).lstrip() or text
         text = ZH_POLITE_TAIL.sub('', text).rstrip() or text
     text = ZH_LIGHT_VERB.sub('', text) or text
     text = ZH_LIGHT_NOUN.sub(r'\1', text)
