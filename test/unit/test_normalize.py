@@ -3,7 +3,7 @@ import doctest
 
 import pytest
 
-from claudia_llm.core.understanding import japanese, morph
+from claudia_llm.core.understanding import chinese, japanese, japanese_polite, morph
 from claudia_llm.core.understanding import normalize as normalize_module
 from claudia_llm.core.understanding.normalize import (
     STRICT_PREFIX,
@@ -16,7 +16,7 @@ from claudia_llm.core.understanding.normalize import (
 )
 
 
-@pytest.mark.parametrize('module', [normalize_module, japanese, morph])
+@pytest.mark.parametrize('module', [normalize_module, chinese, japanese, japanese_polite, morph])
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0

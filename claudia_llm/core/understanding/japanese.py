@@ -10,6 +10,7 @@ import re
 from typing import List, Sequence
 
 from .japanese_polite import (  # noqa: F401 - re-exported with the other rules
+    drop_aside,
     drop_goal_particle,
     drop_honorific_suffix,
     drop_politeness,
@@ -39,6 +40,8 @@ GREETINGS = {'コンニチハ': 'コンニチハ', 'コンバンハ': 'コンバ
              'オハヨウゴザイマス': 'オハヨウ', 'オヤスミ': 'オヤスミ',
              'オヤスミナサイ': 'オヤスミ', 'サヨウナラ': 'サヨウナラ', 'ヤア': 'ヤア',
              'ハロー': 'ハロー', 'オッス': 'オッス'}
+# A drawn-out vowel in hiragana (のびーして, すわってー) is said, not spelt.
+_LONG_VOWEL_AFTER_HIRAGANA = re.compile(r'(?<=[\u3041-\u3096])[ー〜~]+')
 # Adverbs that make a verb of resting with する (ゆっくりする = take it easy): する stays.
 _RESTING_ADVERBS = frozenset(('ゆっくり', 'のんびり'))
 
@@ -83,17 +86,17 @@ _FILLER_TEXT = re.compile(
 
 
 def strip_filler_text(text: str) -> str:
-    """Remove fillers at the start or between pauses before analysis.
+    """Remove fillers at the start or between pauses, and drawn-out vowels, before analysis.
 
     The analyser may cut えーと、 into えー + と. A filler that is also a word (あの, その)
     needs a pause after it.
 
     >>> strip_filler_text('えーと、座って'), strip_filler_text('座って、あの、立って')
     ('座って', '座って、立って')
-    >>> strip_filler_text('あの犬')
-    'あの犬'
+    >>> strip_filler_text('あの犬'), strip_filler_text('のびーして')
+    ('あの犬', 'のびして')
     """
-    return _FILLER_TEXT.sub('', text) or text
+    return _LONG_VOWEL_AFTER_HIRAGANA.sub('', _FILLER_TEXT.sub('', text) or text) or text
 
 
 def is_filler(text: str) -> bool:
@@ -309,7 +312,7 @@ def reading_key(morphs: Sequence[Morph]) -> str:
 
 
 PIPELINE = (drop_fillers, drop_punctuation, fold_greetings, strip_vocative,
-            strip_greeting_prefix, drop_politeness, drop_light_verb, drop_te,
+            strip_greeting_prefix, drop_politeness, drop_aside, drop_light_verb, drop_te,
             drop_politeness, drop_honorific_suffix, drop_goal_particle,
             drop_honorific_prefix, drop_object_marker, drop_manner_adverbs,
             drop_light_noun)

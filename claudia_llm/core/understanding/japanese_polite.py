@@ -118,3 +118,45 @@ def drop_goal_particle(morphs: Sequence[Morph]) -> List[Morph]:
             out[-2].surface in _GOAL_NOUNS:
         return out[:-1]
     return list(morphs)
+
+
+def drop_aside(morphs: Sequence[Morph]) -> List[Morph]:
+    """Drop what is said around a command without changing it.
+
+    These are ておく/とく (座っといて = 座って), a permission ていい/てもいい (休んでいいよ =
+    休んで), 一緒に/みんなで before the verb, "show me" after a noun (踊りを見せて = 踊り) and
+    the verb of a cognate object (ダンスを踊って = ダンス).
+
+    >>> surfaces(drop_aside(analyse('座っといて'))), surfaces(drop_aside(analyse('休んでもいい')))
+    (['座っ'], ['休ん', 'で'])
+    >>> surfaces(drop_aside(analyse('一緒に踊ろう')))
+    ['踊ろう']
+    >>> surfaces(drop_aside(analyse('踊りを見せて')))
+    ['踊り']
+    >>> surfaces(drop_aside(analyse('ダンスを踊って'))), surfaces(drop_aside(analyse('いい')))
+    (['ダンス'], ['いい'])
+    """
+    out = list(morphs)
+    if len(out) > 1 and out[-1].lemma == 'て' and out[-1].pos1 == '助詞' and \
+            (out[-2].lemma == 'とく' or out[-2].lemma == '置く' and len(out) > 3):
+        out = out[:-1]
+    if len(out) > 1 and out[-1].lemma == 'とく' and out[-1].pos1 == '助動詞':
+        out = out[:-1]  # 座っとく, 座っとけ
+    elif len(out) > 2 and out[-1].lemma == '置く' and out[-2].lemma == 'て':
+        out = out[:-2]  # 座っておいて
+    if len(out) > 2 and out[-1].lemma == '良い' and out[-1].pos2 == '非自立可能':
+        rest = out[:-2] if out[-2].surface == 'も' else out[:-1]
+        if len(rest) > 1 and rest[-1].lemma == 'て' and rest[-2].pos1 == '動詞':
+            out = rest
+    if len(out) > 2 and out[0].lemma in ('一緒', '皆') and out[1].surface in ('に', 'で'):
+        out = out[2:]
+    if len(out) > 2 and out[-1].lemma == 'て' and out[-2].lemma in _SHOW_OR_DANCE:
+        out = out[:-1]
+    if len(out) > 2 and out[-1].lemma in _SHOW_OR_DANCE and out[-2].surface == 'を' and \
+            out[-3].pos1 == '名詞':
+        out = out[:-2]
+    return out
+
+
+# "Show me" (踊りを見せて) and the verb of a dance noun (ダンスを踊る): the noun is the ask.
+_SHOW_OR_DANCE = frozenset(('見せる', '踊る'))

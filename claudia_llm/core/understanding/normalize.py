@@ -16,6 +16,13 @@ import re
 import unicodedata
 from typing import Callable, List, Sequence
 
+from .chinese import (  # noqa: F401 - re-exported: the key's Chinese rules
+    ZH_GREETINGS,
+    ZH_NAMES,
+    ZH_POLITE_HEAD,
+    ZH_POLITE_TAIL,
+    fold_chinese,
+)
 from .japanese import is_punctuation, japanese_key, kanji_number
 
 STRICT_PREFIX = '='
@@ -27,28 +34,23 @@ _SPACES = re.compile(r'\s+')
 
 EN_FILLERS = frozenset(('um', 'umm', 'uh', 'uhm', 'uhh', 'er', 'erm', 'hmm', 'ah', 'eh'))
 EN_POLITE = frozenset(('please', 'pls', 'plz', 'kindly'))
-EN_ARTICLES = frozenset(('a', 'an', 'the'))
+EN_ARTICLES = frozenset(('a', 'an', 'the', 'your', 'some'))
 EN_REQUEST_FRAMES = (('can', 'you'), ('could', 'you'), ('would', 'you'), ('will', 'you'),
                      ('can', 'u'), ('i', 'want', 'you', 'to'), ('go', 'ahead', 'and'),
                      ("let's",), ('lets',), ('let', 'us'),
                      ('now',), ('just',))
-EN_TAILS = (('for', 'me'), ('now',), ('right', 'now'), ('again',))
+# Whom it is for, at or with (wave at me, say hello to everyone, hi there): same action.
+EN_TAILS = (('for', 'me'), ('now',), ('right', 'now'), ('again',), ('at', 'me'), ('to', 'me'),
+            ('for', 'us'), ('with', 'me'), ('with', 'us'), ('to', 'everyone'),
+            ('to', 'everybody'), ('for', 'everyone'), ('everyone',), ('everybody',),
+            ('there',), ('buddy',))
+# 'go' before a verb (go sit) is a frame, not before a direction or place (go down, go home).
+EN_GO_PLACES = frozenset(('down', 'up', 'back', 'left', 'right', 'forward', 'forwards',
+                          'backward', 'backwards', 'away', 'home', 'on', 'to', 'ahead',
+                          'straight', 'around', 'over', 'in', 'out', 'off', 'for', 'and'))
 EN_NAMES = frozenset(('claudia', 'hey'))
 EN_GREETINGS = (('good', 'morning'), ('good', 'evening'), ('good', 'afternoon'), ('hello',),
                 ('hi',), ('hey',), ('hiya',), ('yo',))
-ZH_NAMES = ('克劳迪娅', '克劳迪亚', '克劳蒂亚')
-ZH_GREETINGS = ('你好', '您好', '早上好', '早安', '晚上好', '下午好', '嗨', '哈喽', '哈啰')
-ZH_FILLERS = re.compile(r'^(?:嗯|呃|额|啊|那个(?=\s))+\s*')
-ZH_POLITE_HEAD = re.compile(r'^(?:请(?![求假客教])|麻烦你|麻烦|帮我|给我)')
-# Whom it is done for or with (给主人表演 = 表演): does not change the action.
-ZH_BENEFICIARY = re.compile(r'^(?:给|为|跟|向)(?:我们|大家|主人|客人|爸爸|妈妈|爷爷|奶奶|'
-                            r'宝宝|孩子们?|小朋友们?|朋友们?|他们|她们|大伙儿?|各位)(?:看看?)?')
-ZH_POLITE_TAIL = re.compile(r'(?:一下|好吗|好不好|吧|啊|呀|哦|嘛|啦|哈)+$')
-ZH_LIGHT_VERB = re.compile(r'^(?:做|来|整)(?:一)?个')
-# 做个最可爱的动作 asks for what 可爱 does (as 可愛い動作 in Japanese): a degree word and a
-# final 的动作/的样子 go.
-ZH_LIGHT_NOUN = re.compile(r'^(?:最|超|特别|非常|更)?(\S+?)的(?:动作|样子|姿势|表情)$')
-ZH_CLASSIFIER = re.compile(r'(?<=[^\s\d一二两三四五六七八九十几这那每哪多])一?个(?=\S)')
 JA_STRICT_TAIL = re.compile(
     r'(?:ください|下さい|ちょうだい|くれ|くれる|くれますか|お願いします|お願い|おねがいします|'
     r'おねがい|なさい|(?<=[てろい])[ねよ])+$')
@@ -113,8 +115,10 @@ def _drop_frames(words: List[str], frames: Sequence[Sequence[str]]) -> List[str]
 def fold_english(words: List[str]) -> List[str]:
     """Drop English fillers, politeness, articles, request frames, the name and greetings.
 
-    Request frames are can you, could you, would you ... and a trailing 'for me', 'now',
-    'again'. Also dropped: the robot's name, a leading 'hey' and a greeting before a request.
+    Request frames are can you, could you, would you ..., 'go' before a verb, 'do' before
+    an article, and a trailing 'for me', 'now', 'again', 'at me', 'to everyone', 'there'.
+    Articles include 'your' and 'some'. Also dropped: the robot's name, a leading 'hey'
+    and a greeting before a request.
     Never returns an empty list for a non-empty one.
 
     >>> fold_english('um could you please sit down'.split())
@@ -123,7 +127,13 @@ def fold_english(words: List[str]) -> List[str]:
     ['sit', 'down']
     >>> fold_english('hello claudia'.split()), fold_english(['hey'])
     (['hello'], ['hey'])
+    >>> fold_english('go sit'.split()), fold_english('go down'.split())
+    (['sit'], ['go', 'down'])
+    >>> fold_english('do a dance for us'.split()), fold_english('give me your paw'.split())
+    (['dance'], ['give', 'me', 'paw'])
     """
+    words = [w for i, w in enumerate(words)  # the light verb of 'do a dance'
+             if not (w == 'do' and i + 1 < len(words) and words[i + 1] in EN_ARTICLES)]
     kept = [w for w in words if w not in EN_FILLERS | EN_POLITE | EN_ARTICLES] or list(words)
     changed = True
     while changed:
@@ -137,48 +147,12 @@ def fold_english(words: List[str]) -> List[str]:
     while kept != previous:
         previous = kept
         kept = _drop_frames(kept, EN_REQUEST_FRAMES)
+        if len(kept) > 1 and kept[0] == 'go' and kept[1] not in EN_GO_PLACES:
+            kept = kept[1:]
         while len(kept) > 1 and kept[0] in EN_NAMES:
             kept = kept[1:]
         kept = _drop_frames(kept, EN_GREETINGS)
     return kept
-
-
-def fold_chinese(text: str) -> str:
-    """Drop Chinese fillers, politeness, the robot's name and a greeting before a request.
-
-    Fillers are 嗯, 那个; politeness is 请, 吧, 一下, 好吗; a leading beneficiary (给主人,
-    跟大家) goes too. A light verb before a classifier
-    (做个, 来个) and the classifier 个 between a verb and its object (跳个舞 = 跳舞) go too.
-    Expects simplified characters.
-
-    >>> fold_chinese('请坐下吧'), fold_chinese('你好 坐下'), fold_chinese('伸个懒腰')
-    ('坐下', '坐下', '伸懒腰')
-    >>> fold_chinese('做个爱心'), fold_chinese('三个'), fold_chinese('你好')
-    ('爱心', '三个', '你好')
-    >>> fold_chinese('给大家表演个节目'), fold_chinese('跟小朋友们打招呼')
-    ('表演节目', '打招呼')
-    >>> fold_chinese('做个最帅的动作'), fold_chinese('可爱的样子')
-    ('帅', '可爱')
-    """
-    text = text.strip()
-    previous = None
-    while text != previous:
-        previous = text
-        text = ZH_FILLERS.sub('', text) or text
-        for name in ZH_NAMES:
-            if text.startswith(name) and len(text) > len(name):
-                text = text[len(name):].lstrip()
-            if text.endswith(name) and len(text) > len(name):
-                text = text[:-len(name)].rstrip()
-        for greeting in ZH_GREETINGS:
-            if text.startswith(greeting) and text[len(greeting):].strip():
-                text = text[len(greeting):].lstrip()
-        text = ZH_POLITE_HEAD.sub('', text).lstrip() or text
-        text = ZH_BENEFICIARY.sub('', text).lstrip() or text
-        text = ZH_POLITE_TAIL.sub('', text).rstrip() or text
-    text = ZH_LIGHT_VERB.sub('', text) or text
-    text = ZH_LIGHT_NOUN.sub(r'\1', text)
-    return ZH_CLASSIFIER.sub('', text)
 
 
 _NUMERAL_BEFORE_UNIT = re.compile(r'[零〇一二两兩三四五六七八九十百]+(?=[歩步米度回次遍圈秒分])')

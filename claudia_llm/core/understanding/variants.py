@@ -45,7 +45,7 @@ def loanword_english(text: str) -> Optional[str]:
 
     >>> loanword_english('ノーマルモードにして'), loanword_english('ウェーブしてください')
     ('normal mode', 'wave')
-    >>> loanword_english('ダンスを踊って') is None, loanword_english('座って') is None
+    >>> loanword_english('ダンスが好き') is None, loanword_english('座って') is None
     (True, True)
     """
     folded = fold_width_case(text)
