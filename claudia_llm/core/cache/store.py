@@ -254,8 +254,8 @@ class FailoverStore:
     async def _hgetall_with_ttl(self, key: str):
         return await self._read_with_ttl(key, 'hgetall')
 
-    async def _get_with_ttl(self, key: str) -> Tuple[Optional[bytes], Optional[bytes],
-                                                      Optional[int]]:
+    async def _get_with_ttl(
+            self, key: str) -> Tuple[Optional[bytes], Optional[bytes], Optional[int]]:
         return await self._read_with_ttl(key, 'get')
 
     async def _read_with_ttl(self, key: str, command: str):
