@@ -6,6 +6,7 @@ the safety policy, with the robot state read at that moment. Every accepted utte
 gets one record, error or not: ``handle`` never raises (except on cancellation).
 """
 import asyncio
+import functools
 import logging
 import time
 from typing import Callable, Dict, List, Optional, Union
@@ -15,7 +16,7 @@ from claudia_llm.core.cache.exact import ExactCache
 from claudia_llm.core.llm.scheduler.request import LLMRequest
 from claudia_llm.core.safety.policy import SafetyPolicy
 from claudia_llm.core.safety.robot_state import RobotState
-from claudia_llm.core.understanding import commands, emergency, normalize
+from claudia_llm.core.understanding import commands, emergency, motion, normalize
 from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
 from claudia_llm.core.understanding.sentence_type import sentence_type
 
@@ -71,6 +72,11 @@ class Pipeline:
         self._open = {}  # type: Dict[asyncio.Task, ResponseRecord]  # handle() calls running
         # High-risk actions are only understood from strict keys (see core.commands).
         self.high_risk = frozenset(spec.name for spec in registry if spec.risk == 'high')
+        move = registry.get('Move')
+        # Distance, angle and time phrasings (三歩前へ) become one timed Move by rule.
+        self._motion = (None if move is None or not move.enabled
+                        else functools.partial(motion.parse, move_spec=move,
+                                               phrasing=motion.Phrasing.from_spec(move)))
 
     async def handle(self, raw: Union[str, bytes], received: Optional[float] = None,
                      stamp: Optional[float] = None) -> ResponseRecord:
@@ -197,7 +203,8 @@ class Pipeline:
             hit = await self.exact.check(key, kind)
             return hit.answer if hit is not None else None
 
-        answer = await commands.compose_async(text, lookup, self.high_risk, self.spellings)
+        answer = await commands.compose_async(text, lookup, self.high_risk, self.spellings,
+                                              self._motion)
         if answer is not None:
             record.source = 'exact'
         return answer

@@ -39,6 +39,27 @@ FALLBACK = {
 }
 
 
+# What the robot says when it does a motion phrasing (core.understanding.motion).
+MOTION = {
+    ('walk', 'forward'): {'ja': '前に進みます。', 'zh': '好的，往前走。',
+                          'en': 'Walking forward.'},
+    ('walk', 'back'): {'ja': '後ろに下がります。', 'zh': '好的，往后退。', 'en': 'Backing up.'},
+    ('side', 'left'): {'ja': '左に動きます。', 'zh': '好的，往左移。', 'en': 'Stepping left.'},
+    ('side', 'right'): {'ja': '右に動きます。', 'zh': '好的，往右移。', 'en': 'Stepping right.'},
+    ('turn', 'left'): {'ja': '左に回ります。', 'zh': '好的，向左转。', 'en': 'Turning left.'},
+    ('turn', 'right'): {'ja': '右に回ります。', 'zh': '好的，向右转。', 'en': 'Turning right.'},
+}
+
+
+def motion_reply(kind: str, direction: str, text: str = '') -> str:
+    """The reply to a motion phrasing: ``kind`` walk/side/turn, ``direction`` as in guards.
+
+    Raises:
+        KeyError: a (kind, direction) pair that is not a motion (turn forward).
+    """
+    return MOTION[(kind, direction)][language_of(text)]
+
+
 def language_of(text: str) -> str:
     """Guess 'ja' (any kana), 'zh' (Han without kana) or 'en' (the rest)."""
     if _KANA.search(text):

@@ -32,10 +32,10 @@ PERIOD_S = 0.1  # execution.resend_hz 10
 # can hold a thread for ~0.5 s, and a 3 s walk still has to be resent to outlive 1 s
 MOVE_TIMEOUT_S = 1.0
 SCRIPT = {'rules': [
-    {'match': 'walk forward for 3 seconds', 'content': {
+    {'match': 'take a 3 second walk', 'content': {
         'reply': 'Walking.', 'kind': 'command',
         'actions': [{'name': 'Move', 'parameter': {'x': 0.3, 'duration_s': 3}}]}},
-    {'match': 'walk forward for 5 seconds', 'content': {
+    {'match': 'take a 5 second walk', 'content': {
         'reply': 'Walking.', 'kind': 'command',
         'actions': [{'name': 'Move', 'parameter': {'x': 0.3, 'duration_s': 5}}]}},
     {'match': 'stand up, wave, then sit', 'content': {
@@ -143,7 +143,7 @@ def test_a_three_action_sequence_completes_in_order(make_stack):
 
 def test_walk_forward_for_3_s_walks_3_s_and_stops(make_stack):
     stack = make_stack(**{'sim.posture_mode': 1})
-    record = stack.client.ask('walk forward for 3 seconds', WAIT_S)
+    record = stack.client.ask('take a 3 second walk', WAIT_S)
     assert record['actions'][0]['parameter']['duration_s'] == 3.0
     assert wait(lambda: stack.sim.walks())
     walk = stack.sim.walks()[0]
@@ -159,7 +159,7 @@ def test_walk_forward_for_3_s_walks_3_s_and_stops(make_stack):
 
 def test_a_stop_word_during_a_walk_stops_it_within_one_resend_period(make_stack):
     stack = make_stack(**{'sim.posture_mode': 1})
-    walk_record = stack.client.ask('walk forward for 5 seconds', WAIT_S)
+    walk_record = stack.client.ask('take a 5 second walk', WAIT_S)
     assert wait(lambda: len(stack.requests('Move')) >= 5)
     stop = stack.client.ask('止まって', WAIT_S)
     assert stop['source'] == 'emergency' and stop['execution']['state'] == 'stopped'
@@ -227,3 +227,18 @@ def test_a_failing_response_is_reported(make_stack):
     assert stack.states(record['request_id']) == [('Heart', 'started'), ('Heart', 'failed')]
     failed = [e for e in stack.events if e['state'] == 'failed'][0]
     assert failed['code'] == 3203
+
+
+def test_a_distance_phrasing_walks_its_distance_without_the_llm(make_stack, ollama):
+    """「三歩前へ」: 3 steps of 0.2 m at 0.3 m/s = a 2 s walk, from the exact tier's rule."""
+    stack = make_stack(**{'sim.posture_mode': 1})
+    asked = ollama.stats()['requests']
+    record = stack.client.ask('三歩前へ', WAIT_S)
+    assert record['source'] == 'exact' and record['error'] is None
+    [move] = record['actions']
+    assert move['name'] == 'Move' and move['parameter']['x'] == 0.3
+    assert move['parameter']['duration_s'] == 2.0
+    assert wait(lambda: stack.sim.walks())
+    walk = stack.sim.walks()[0]
+    assert walk['ended_by'] == 'StopMove' and abs(walk['duration_s'] - 2.0) <= 0.2, walk
+    assert ollama.stats()['requests'] == asked  # no LLM call for it

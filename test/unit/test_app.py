@@ -89,7 +89,7 @@ def test_apply_changes_the_live_parts_of_a_running_engine():
 @pytest.mark.parametrize('raw, code', [
     ('{"text": "\\ud800座って", "id": "s1"}', 'invalid_utf8'),
     ('{"text": "➑歩進んで", "id": "s1"}', 'llm_unavailable'),  # understood by no tier
-    ('{"text": "²歩前に進んで", "id": "s1"}', 'llm_unavailable'),
+    ('{"text": "²歩前に進んで", "id": "s1"}', None),  # NFKC: 2 steps, a timed Move
 ])
 def test_odd_text_gets_exactly_one_publishable_record(raw, code):
     """No Ollama here: text no cache knows ends as llm_unavailable, never internal_error."""
@@ -107,4 +107,5 @@ def test_odd_text_gets_exactly_one_publishable_record(raw, code):
     record = asyncio.run(ask())
     assert records == [record] and record.request_id == 's1'
     assert (record.error or {}).get('code') == code
+    assert (record.source == 'exact') == (code is None)
     record.to_json().encode('utf-8')  # publishing would encode it: must not raise

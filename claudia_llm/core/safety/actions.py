@@ -40,7 +40,8 @@ class ActionSpec:
     it lasts: Move, Euler), ``expected_s`` (seconds it takes when the robot's state does not
     show its end), ``done_modes`` (``SportModeState.mode`` values meaning it has finished),
     ``progress`` (``SportModeState.progress`` is 1 while it runs) and ``min_s`` (never done
-    sooner, seconds).
+    sooner, seconds). ``phrasing``: ``(name, value)`` speeds at which distance and angle
+    phrasings are walked (``Move`` only; ``core.understanding.motion.Phrasing``).
     """
 
     name: str
@@ -57,6 +58,7 @@ class ActionSpec:
     done_modes: Tuple[int, ...] = ()
     progress: bool = False
     min_s: float = 0.0
+    phrasing: Tuple[Tuple[str, float], ...] = ()
 
     def parameter(self, name: str) -> Optional[ParameterSpec]:
         """Return the spec of parameter ``name`` or None."""
@@ -138,6 +140,8 @@ def _parse_row(name: str, row: Dict[str, Any]) -> ActionSpec:
                           enabled=bool(row.get('enabled', True)), parameters=params,
                           held=held, expected_s=expected_s,
                           done_modes=tuple(int(m) for m in row.get('done_modes') or ()),
-                          progress=bool(row.get('progress', False)), min_s=min_s)
+                          progress=bool(row.get('progress', False)), min_s=min_s,
+                          phrasing=tuple(sorted((str(k), float(v)) for k, v in
+                                                (row.get('phrasing') or {}).items())))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError('action %s: bad row %r' % (name, row)) from exc

@@ -21,6 +21,7 @@ from .readings import Spellings
 
 MAX_SEGMENTS = 6
 Lookup = Callable[[str], Optional[Answer]]
+Parse = Callable[[str], Optional[Answer]]  # a segment -> its answer by rule (motion.parse)
 AsyncLookup = Callable[[str], Awaitable[Optional[Answer]]]
 _DEFAULT_HIGH_RISK: Optional[FrozenSet[str]] = None
 Span = Tuple[int, int]
@@ -158,13 +159,18 @@ def _lookup_steps(text: str, high_risk: Collection[str],
 
 
 def _compose_steps(text: str, high_risk: Collection[str],
-                   spellings: Optional[Spellings] = None) -> Steps:
+                   spellings: Optional[Spellings] = None,
+                   parse: Optional[Parse] = None) -> Steps:
     """The logic of ``compose``: yields keys to look up, receives their answers."""
     whole = yield from _lookup_steps(text, high_risk, spellings)
     if whole is not None:
         return whole
     folded = fold_width_case(text)
     spans = _spans(folded)
+    if len(spans) == 1 and parse is not None:
+        whole = parse(text)
+        if whole is not None:
+            return whole
     if not spans or len(spans) > MAX_SEGMENTS or (
             len(spans) == 1 and folded[spans[0][0]:spans[0][1]].strip() == folded.strip()):
         return None
@@ -174,6 +180,8 @@ def _compose_steps(text: str, high_risk: Collection[str],
         for j in range(len(spans), i, -1):
             segment = folded[spans[i][0]:spans[j - 1][1]]
             answer = yield from _lookup_steps(segment, high_risk, spellings)
+            if answer is None and j == i + 1 and parse is not None:
+                answer = parse(segment)
             if answer is not None and answer.kind == 'command' and answer.intent:
                 break
         else:
@@ -216,7 +224,8 @@ def lookup_one(text: str, lookup: Lookup,
 
 
 def compose(text: str, lookup: Lookup, high_risk: Optional[Collection[str]] = None,
-            spellings: Optional[Spellings] = None) -> Optional[Answer]:
+            spellings: Optional[Spellings] = None,
+            parse: Optional[Parse] = None) -> Optional[Answer]:
     """Answer ``text`` from exact keys alone, composing sequences.
 
     Args:
@@ -227,6 +236,9 @@ def compose(text: str, lookup: Lookup, high_risk: Optional[Collection[str]] = No
             table comes from elsewhere).
         spellings: kana spellings of the lexicon's words (``Lexicon.spellings()``) whose
             variants are tried after the utterance as written; None tries none.
+        parse: tried on the whole utterance (when it is one segment) and on each single
+            segment that no key answers, for commands with quantities that no table can
+            hold (``core.understanding.motion.parse``: 三歩前へ); None tries nothing.
 
     Returns:
         The whole utterance's answer if its key is known; else, when it splits into
@@ -244,15 +256,16 @@ def compose(text: str, lookup: Lookup, high_risk: Optional[Collection[str]] = No
     True
     """
     risky = default_high_risk() if high_risk is None else high_risk
-    return _run(_compose_steps(text, risky, spellings), lookup)
+    return _run(_compose_steps(text, risky, spellings, parse), lookup)
 
 
 async def compose_async(text: str, lookup: AsyncLookup,
                         high_risk: Optional[Collection[str]] = None,
-                        spellings: Optional[Spellings] = None) -> Optional[Answer]:
+                        spellings: Optional[Spellings] = None,
+                        parse: Optional[Parse] = None) -> Optional[Answer]:
     """``compose`` with an async ``lookup`` (for example a Redis-backed exact cache)."""
     steps = _compose_steps(text, default_high_risk() if high_risk is None else high_risk,
-                           spellings)
+                           spellings, parse)
     try:
         key = next(steps)
         while True:

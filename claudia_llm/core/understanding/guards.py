@@ -31,7 +31,8 @@ UNITS = {'歩': 'step', '步': 'step', 'ホ': 'step', 'ポ': 'step', 'step': 'st
          'metres': 'm', '公尺': 'm', 'センチ': 'cm', 'cm': 'cm', '厘米': 'cm', '公分': 'cm',
          '度': 'deg', 'ド': 'deg', '°': 'deg', 'degree': 'deg', 'degrees': 'deg', 'deg': 'deg',
          '回': 'times', 'カイ': 'times', '次': 'times', '遍': 'times', 'time': 'times',
-         'times': 'times', '秒': 's', 'ビョウ': 's', 'second': 's', 'seconds': 's', 's': 's',
+         'times': 'times', '秒': 's', '秒間': 's', 'ビョウ': 's', 'ビョウカン': 's', 'second': 's',
+         'seconds': 's', 's': 's',
          '圈': 'turn', '周': 'turn', 'turn': 'turn', 'turns': 'turn', 'round': 'turn',
          '号': 'no', '番': 'no'}
 EN_NUMBERS = {'zero': 0, 'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'six': 6,
