@@ -16,7 +16,7 @@ INJECTIONS = [line.strip() for line in
               .read_text(encoding='utf-8').splitlines()
               if line.strip() and not line.startswith('#')]
 SCRIPT = {'rules': [
-    {'match': 'shake your tail', 'content': {
+    {'match': 'do a little victory shimmy', 'content': {
         'reply': 'Wiggling!', 'actions': [{'name': 'WiggleHips'}], 'kind': 'command'}},
     {'regex': '^slow wave', 'delay_s': 1.5, 'content': {
         'reply': 'Hello!', 'actions': [{'name': 'Hello'}], 'kind': 'command'}},
@@ -58,13 +58,13 @@ def test_lexicon_command_answers_from_the_first_second(stack):
 
 
 def test_new_utterance_goes_to_the_llm_and_its_repeat_hits_the_exact_cache(stack):
-    first = stack.ask('shake your tail')
+    first = stack.ask('do a little victory shimmy')
     assert first['source'] == 'llm' and first['intent'] == ['WiggleHips']
     assert first['reply'] == 'Wiggling!' and 'Wiggling!' in stack.replies
-    second = stack.ask('shake your tail')
+    second = stack.ask('do a little victory shimmy')
     assert second['source'] == 'exact' and second['intent'] == ['WiggleHips']
     assert second['latency_ms']['total'] < first['latency_ms']['total']
-    sent = [r for r in stack_requests(stack) if r == 'shake your tail']
+    sent = [r for r in stack_requests(stack) if r == 'do a little victory shimmy']
     assert len(sent) == 1, 'the repeat must not reach Ollama'
 
 
@@ -198,7 +198,8 @@ def test_emergency_stop_cancels_queued_work_and_suppresses_in_flight_actions(sta
 
 
 def test_redis_restart_during_200_utterances_loses_none(stack, redis_module):
-    texts = ['座って', '立って', 'お手', 'hello', '伏せて', 'shake your tail', 'what time is it']
+    texts = ['座って', '立って', 'お手', 'hello', '伏せて', 'do a little victory shimmy',
+             'what time is it']
     ids = []
     for i in range(200):
         rid = 'burst-%03d-%f' % (i, time.time())
