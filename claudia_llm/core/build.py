@@ -150,7 +150,7 @@ def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: 
         return RedisScheduler(redis, blocking_redis, llm, origin=origin,
                               queue_size=s.queue_size, prefix=r.key_prefix,
                               on_orphan=on_orphan, block_s=BLOCK_S,
-                              retry_interval_s=r.retry_interval_s)
+                              retry_interval_s=r.retry_interval_s, stall_s=s.redis_stall_s)
 
     workers, clients = [], []
     if s.in_node_worker:
@@ -164,7 +164,8 @@ def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: 
             prefix=r.key_prefix, block_s=BLOCK_S, slots=slots,
             retry_interval_s=min(r.retry_interval_s, 1.0)))
     log.debug('scheduler: redis streams at %s, origin %s', safe_url(r.url), origin)
-    return FailoverScheduler(redis_scheduler, inprocess, workers=workers, clients=clients)
+    return FailoverScheduler(redis_scheduler, inprocess, workers=workers, clients=clients,
+                             stall_s=s.redis_stall_s)
 
 
 def make_worker(config: Config, llm: Any, redis: Any, blocking_redis: Any,

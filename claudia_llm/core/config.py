@@ -119,6 +119,7 @@ class SchedulerConfig:
     deadline_s: float
     in_node_worker: bool
     claim_idle_s: float
+    redis_stall_s: float
     shutdown_grace_s: float
 
 

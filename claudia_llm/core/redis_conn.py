@@ -5,7 +5,8 @@ Every Redis wait here has a bound from a parameter (STYLE.md). Blocking stream r
 connection, whose socket timeout exceeds the block time, so a long read never starves
 or times out the connections the caches use.
 """
-from typing import Optional
+import asyncio
+from typing import Any, Awaitable, Optional
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -47,7 +48,30 @@ def make_redis(url: str, socket_timeout_s: float = 0.5, connect_timeout_s: float
 
 
 class BudgetExceeded(RedisTimeoutError):
-    """A Redis call did not finish within its time budget (``redis.budget_ms``)."""
+    """A Redis call did not finish within its time budget or bound.
+
+    ``redis.budget_ms`` on the utterance path, ``scheduler.redis_stall_s`` on the LLM
+    queue's path.
+    """
+
+
+async def bounded(awaitable: Awaitable[Any], seconds: float, what: str = 'Redis call') -> Any:
+    """Await a Redis call for at most ``seconds`` s; cancel it past that.
+
+    A SIGSTOPped Redis keeps its TCP connections up and answers nothing, so only a bound
+    like this one notices it before the socket timeout (and redis-py's retries) run out.
+    Cancelling a command closes its connection (redis-py does so for any error while
+    reading a reply), so no late reply is read by the next command.
+
+    Raises:
+        BudgetExceeded: (a redis ``TimeoutError``, in ``REDIS_DOWN_ERRORS``) past the bound.
+        Whatever the call raises before it.
+    """
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError as exc:
+        raise BudgetExceeded('%s took longer than %.2f s (Redis stalled?)'
+                             % (what, seconds)) from exc
 
 
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)

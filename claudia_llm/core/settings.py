@@ -122,6 +122,9 @@ LLM_NODE = _params(
     ('scheduler.in_node_worker', True, 'Run an LLM worker inside llm_node.'),
     ('scheduler.claim_idle_s', 15.0, 'Pending entries idle this long are reclaimed, seconds.',
      (0.1, 3600.0)),
+    ('scheduler.redis_stall_s', 1.0, 'Longest wait for one Redis call of the LLM queue, '
+     'seconds; past it Redis counts as stalled and queued requests move in process.',
+     (0.05, 60.0)),
     ('scheduler.shutdown_grace_s', 3.0, 'On SIGINT/SIGTERM, time answers in flight get to '
      'publish before the rest is handed back, seconds.', (0.0, 60.0)),
     ('safety.actions_path', '', 'Go2 action table; empty = packaged config/go2_actions.yaml.'),

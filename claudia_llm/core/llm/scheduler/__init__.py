@@ -4,7 +4,9 @@ Modules: ``request`` (the request and its wire form), ``slots`` (in-flight bound
 per Ollama host), ``inprocess`` (the scheduler in one process), ``keys`` (Redis layout and
 scripts), ``redis_streams`` (submitting through Redis streams; its results reader in
 ``redis_results``, restart orphans in ``redis_orphans``), ``worker`` (serving them; what it
-reads next in ``worker_intake``), ``failover`` (Redis when up, in process when not).
+reads next in ``worker_intake``), ``failover`` (Redis when up, in process when not; a
+lost or stalled Redis noticed by ``redis_watch``, its waiting requests moved in process by
+``migration``).
 ``core.build.make_scheduler`` wires them from the configuration; the pipeline only sees
 the ``Scheduler`` protocol.
 """

@@ -2,17 +2,24 @@
 
 Issue 5 item 7: with Redis unavailable the same scheduling (priorities, bound, deadlines,
 coalescing, ``cancel_before``) runs in process, and requests go through Redis again as soon
-as the Redis scheduler's results reader reconnects. A request that was waiting on Redis
-when it went away (``RedisLost``) is submitted again in process with what is left of its
-deadline, so it is answered rather than lost; if Redis later delivers an answer for it
-too, the Redis scheduler ignores it (it remembers which requests it gave up).
+as the Redis scheduler's results reader reconnects.
+
+Issue 16 item 2: the node keeps every request it queued until its record is out. A
+``RedisWatch`` notices a lost or stalled Redis within about ``stall_s``; the requests
+waiting on it then move in process, most urgent first, with what is left of their
+deadlines, and the in-node workers pause so they hold no Ollama slot while Redis hangs
+(``migration``). A request whose own Redis call fails first (``RedisLost``) moves the same
+way. When Redis answers again, the moved requests' tombstones are written before the
+workers resume, so nothing is answered twice and a worker does not run a moved request.
 """
 import asyncio
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .inprocess import InProcessScheduler
+from .migration import Migration
 from .redis_streams import RedisLost, RedisScheduler
+from .redis_watch import RedisWatch
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +32,24 @@ class FailoverScheduler:
         inprocess: the fallback; share its ``SlotLimiter`` with any in-node worker.
         workers: ``LLMWorker`` objects started and stopped with this scheduler.
         clients: Redis clients this scheduler owns and closes in ``aclose``.
+        stall_s: a Redis PING unanswered this long is an outage, s
+            (``scheduler.redis_stall_s``); None: no watch (outages show only through
+            the Redis scheduler's own calls).
     """
 
     def __init__(self, redis_scheduler_factory: Callable[[], RedisScheduler],
                  inprocess: InProcessScheduler, workers: Sequence[Any] = (),
-                 clients: Sequence[Any] = ()):
+                 clients: Sequence[Any] = (), stall_s: Optional[float] = 1.0):
         self._factory = redis_scheduler_factory
         self.inprocess = inprocess
         self.workers = list(workers)
         self._clients = list(clients)
         self.redis = None  # type: Optional[RedisScheduler]
+        self.stall_s = stall_s
+        self.migration = Migration(lambda: self.redis, inprocess)
+        self.watch = None  # type: Optional[RedisWatch]
+        self._workers_paused = False
+        self._stopping = False
         self._mode = ''
 
     @property
@@ -46,10 +61,16 @@ class FailoverScheduler:
         """Start the Redis side (it keeps retrying if Redis is down) and the workers."""
         if self.redis is None:
             self.redis = self._factory()
+        self._stopping = False
         await self.inprocess.start()
         await self.redis.start()
         for worker in self.workers:
             await worker.start()
+        if self.stall_s is not None and self.watch is None:
+            self.watch = RedisWatch(self.redis.redis, self.stall_s, self._on_lost,
+                                    self._on_back)
+        if self.watch is not None:
+            await self.watch.start()
         self._note_mode()
 
     async def submit(self, request) -> Any:
@@ -61,10 +82,18 @@ class FailoverScheduler:
         """
         if self.redis is not None and self.redis.available:
             try:
-                return await self.redis.submit(request)
-            except RedisLost as exc:
-                log.info('request %s moves to the in-process queue: %s',
-                         request.request_id, exc)
+                result = await self.redis.submit(request)
+            except asyncio.CancelledError:
+                self.migration.discard(request)
+                raise
+            except Exception as exc:  # noqa: BLE001 - a moved request answers in process
+                if not isinstance(exc, RedisLost) and not self.migration.moved(request):
+                    raise
+                log.debug('request %s is answered in process: %s', request.request_id, exc)
+                self._note_mode()
+                return await self.migration.follow(request)
+            self.migration.discard(request)
+            return result
         self._note_mode()
         return await self.inprocess.submit(request)
 
@@ -91,6 +120,7 @@ class FailoverScheduler:
         Calls still running then are cancelled and stay pending in Redis for another
         worker (graceful stop, ``core.shutdown``).
         """
+        self._stopping = True
         await asyncio.gather(*(worker.stop(drain_s=drain_s) for worker in self.workers))
 
     def hand_over(self) -> int:
@@ -99,6 +129,9 @@ class FailoverScheduler:
 
     async def aclose(self) -> None:
         """Stop the workers, both schedulers, and close the clients this object owns."""
+        self._stopping = True
+        if self.watch is not None:
+            await self.watch.aclose()
         for worker in self.workers:
             await worker.stop()
         if self.redis is not None:
@@ -106,6 +139,30 @@ class FailoverScheduler:
         await self.inprocess.aclose()
         for client in self._clients:
             await _close_client(client)
+
+    async def _on_lost(self, exc: BaseException) -> None:
+        """Redis lost or stalled: move its waiting requests in process, pause the workers."""
+        if self.redis is None:
+            return
+        self.migration.move_all()
+        self.redis._mark_down(exc)
+        self._note_mode()
+        if self.workers and not self._stopping:
+            # A paused worker's running call is cancelled and stays pending in Redis; the
+            # request it served has moved in process (or waits for another worker).
+            self._workers_paused = True
+            await asyncio.gather(*(worker.stop(drain_s=0.0) for worker in self.workers))
+
+    async def _on_back(self) -> bool:
+        """Redis answers again: tombstones first, then the workers resume."""
+        if not await self.migration.write_tombstones(self.stall_s or 1.0):
+            return False
+        if self._workers_paused and not self._stopping:
+            self._workers_paused = False
+            for worker in self.workers:
+                await worker.start()
+        self._note_mode()
+        return True
 
     def _note_mode(self) -> None:
         mode = self.mode

@@ -65,9 +65,19 @@ class Keys:
 
 
 SUBMIT = """
--- KEYS: coalesce key, stream high, stream normal, stream low, inflight hash
+-- KEYS: coalesce key, stream high, stream normal, stream low, inflight hash,
+--       drop marker of the ticket, done marker of the ticket
 -- ARGV: request json, ticket, rank, queue size, lock ttl ms, group,
 --       followers prefix, followers ttl ms, coalesce '1'|'0', then the XADD field pairs
+-- A ticket is queued once: a copy of this call that runs again (redis-py resending it
+-- after a timeout, or a stalled Redis running a call its client gave up on) after the
+-- ticket was queued, answered or dropped changes nothing.
+if redis.call('EXISTS', KEYS[6]) == 1 or redis.call('EXISTS', KEYS[7]) == 1 then
+  return {'dropped', ARGV[2]}
+end
+if redis.call('HEXISTS', KEYS[5], ARGV[2]) == 1 then
+  return {'again', ARGV[2]}
+end
 local rank = tonumber(ARGV[3])
 if ARGV[9] == '1' then
   local leader = redis.call('GET', KEYS[1])

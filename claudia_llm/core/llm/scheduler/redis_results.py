@@ -14,7 +14,7 @@ from typing import Any, Dict
 from redis.exceptions import ResponseError
 
 from claudia_llm.core.errors import LLMError, SchedulerBusy, StoreUnavailable
-from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, bounded
 
 from . import keys as K
 from .request import as_text, outcome_from_json
@@ -83,12 +83,14 @@ class ResultsReader:
         now = time.monotonic()
         if now - self._reread_at >= _REREAD_S:
             self._reread_at = now
-            reply = await self.redis.xreadgroup(K.RESULTS_GROUP, 'reader', {stream: '0'},
-                                                count=1000)
+            reply = await bounded(self.redis.xreadgroup(
+                K.RESULTS_GROUP, 'reader', {stream: '0'}, count=1000), self.stall_s,
+                'reading LLM results')
             for entry_id, fields in (reply[0][1] if reply else []):
                 await self._on_result(stream, entry_id, fields)
-        reply = await self.blocking.xreadgroup(K.RESULTS_GROUP, 'reader', {stream: '>'},
-                                               count=100, block=int(self.block_s * 1000))
+        reply = await bounded(self.blocking.xreadgroup(
+            K.RESULTS_GROUP, 'reader', {stream: '>'}, count=100,
+            block=int(self.block_s * 1000)), self.block_s + self.stall_s, 'reading LLM results')
         for entry_id, fields in (reply[0][1] if reply else []):
             await self._on_result(stream, entry_id, fields)
         await self._expire_orphans()

@@ -42,7 +42,7 @@ from claudia_llm.core.errors import (
     RequestHandedOver,
     SchedulerBusy,
 )
-from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, bounded
 
 from . import keys as K
 from .redis_orphans import OnOrphan, OrphanBook
@@ -69,12 +69,15 @@ class RedisScheduler(ResultsReader, OrphanBook):
         block_s: longest XREADGROUP BLOCK, s (<= the blocking client's ``block_s``).
         retry_interval_s: how often to try Redis again while it is down, s.
         coalesce: join identical requests (off only for benchmarks and tests).
+        stall_s: longest wait for queueing a request or reading results beyond the BLOCK
+            time, s (``scheduler.redis_stall_s``); past it Redis counts as lost.
     """
 
     def __init__(self, redis, blocking_redis, llm: Any, origin: str = 'llm_node',
                  queue_size: int = 16, prefix: str = 'claudia',
                  on_orphan: Optional[OnOrphan] = None, block_s: float = 1.0,
-                 retry_interval_s: float = 2.0, coalesce: bool = True):
+                 retry_interval_s: float = 2.0, coalesce: bool = True,
+                 stall_s: float = 1.0):
         if not origin or ':' in origin:
             raise ValueError('origin must be a non-empty name without ":", got %r' % origin)
         self.redis, self.blocking = redis, blocking_redis
@@ -82,6 +85,7 @@ class RedisScheduler(ResultsReader, OrphanBook):
         self.keys = K.Keys(prefix)
         self.on_orphan = on_orphan
         self.block_s, self.retry_interval_s, self.coalesce = block_s, retry_interval_s, coalesce
+        self.stall_s = stall_s
         self._stamp_warned = False
         self.available = False
         self._submit_script = redis.register_script(K.SUBMIT)
@@ -207,17 +211,17 @@ class RedisScheduler(ResultsReader, OrphanBook):
         remaining_ms = max(int(request.remaining_s() * 1000), 1)
         fields = [x for pair in request.to_fields().items() for x in pair]
         try:
-            # Bounded by the request's deadline: redis-py bounds waiting for a free pooled
+            # Bounded by stall_s (and the deadline): a stalled Redis (SIGSTOP) keeps the
+            # connection up and answers nothing; redis-py bounds waiting for a free pooled
             # connection but not for the pool's own lock, and a request must never hang.
-            status, ref = await asyncio.wait_for(self._submit_script(
-                keys=[k.coalesce(request.key)] + k.streams + [k.inflight(self.origin)],
+            status, ref = await bounded(self._submit_script(
+                keys=[k.coalesce(request.key)] + k.streams + [
+                    k.inflight(self.origin), k.drop(request.ticket),
+                    k.done_prefix() + request.ticket],
                 args=[request.to_json(), request.ticket, rank, self.queue_size,
                       remaining_ms, K.GROUP, k.followers_prefix(), remaining_ms + 60000,
-                      '1' if self.coalesce else '0'] + fields), remaining_ms / 1000.0)
-        except asyncio.TimeoutError as exc:
-            self._mark_down(exc)
-            raise RedisLost('Redis did not take request %s within its deadline'
-                            % request.request_id) from exc
+                      '1' if self.coalesce else '0'] + fields),
+                min(remaining_ms / 1000.0, self.stall_s), 'queueing an LLM request')
         except REDIS_DOWN_ERRORS as exc:
             self._mark_down(exc)
             raise RedisLost('Redis unreachable while queueing: %s' % exc) from exc

@@ -85,6 +85,7 @@ class LLMWorker(StreamIntake):
         """Start reading (Redis may still be down: the loop waits for it)."""
         self._stopping = False
         if self._loop_task is None or self._loop_task.done():
+            self._buffer = []  # what this name holds in Redis is read again at start
             self._loop_task = asyncio.ensure_future(self._loop())
             self._beat_task = asyncio.ensure_future(self._heartbeat())
 
