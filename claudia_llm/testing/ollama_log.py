@@ -5,7 +5,8 @@ Tests read it to check what the client sent and how each request ended.
 Entry fields: id, endpoint, model, messages, prompt, format, options, keep_alive, stream,
 arrival_s / start_s / end_s (seconds since server start), outcome ('ok', 'error', 'busy',
 'cancelled' when the client went away mid-request, 'hang', 'endless', 'load', 'unload'),
-status, rule (index of the script rule or None), prompt_eval_count, eval_count, content.
+status, rule (index of the script rule or None), prompt_eval_count, eval_count, content,
+openai (a ``/v1/chat/completions`` request's fields but its messages, else None).
 """
 import threading
 import time
@@ -34,14 +35,15 @@ class RequestLog:
 
         Fields: endpoint, model, messages, format, options, keep_alive, stream, arrival_s /
         start_s / end_s (seconds since server start), outcome, status, rule, prompt_eval_count,
-        eval_count, content.
+        eval_count, content; ``openai``: a ``/v1`` request's own fields (None for Ollama's).
         """
         entry = dict(endpoint=endpoint, model=body.get('model'), messages=messages,
                      prompt=body.get('prompt'), format=body.get('format'),
                      options=body.get('options'), keep_alive=body.get('keep_alive'),
                      stream=body.get('stream', True), arrival_s=arrival - self._t0,
                      start_s=None, end_s=None, outcome='pending', status=None, rule=None,
-                     prompt_eval_count=None, eval_count=None, content=None)
+                     prompt_eval_count=None, eval_count=None, content=None,
+                     openai=body.get('openai'))
         with self._lock:
             entry['id'] = len(self._log)
             self._log.append(entry)

@@ -1,10 +1,17 @@
-"""Ollama protocol pieces of the test server: FIFO slots, keep_alive, response objects."""
+"""Ollama protocol pieces of the test server: FIFO slots, keep_alive, response objects.
+
+``OllamaWire`` is how the server reads a request body and frames its answers (NDJSON);
+``openai_protocol.OpenAIWire`` does the same for ``/v1/chat/completions``, so one engine
+(slots, scripts, timing, faults) serves both protocols.
+"""
 import asyncio
 import collections
 import json
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Deque, Dict, List
+
+from aiohttp import web
 
 DEFAULT_KEEP_ALIVE_S = 300.0  # Ollama's default (OLLAMA_KEEP_ALIVE=5m)
 _GO_DURATION = re.compile(r'(-?\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)')
@@ -96,8 +103,8 @@ def now_iso(offset_s: float = 0.0) -> str:
 
 
 def messages_of(endpoint: str, body: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Chat messages of a ``/api/chat`` body, or those a ``/api/generate`` body implies."""
-    if endpoint == '/api/chat':
+    """Chat messages of a chat body, or those a ``/api/generate`` body implies."""
+    if endpoint != '/api/generate':
         return [dict(m) for m in body.get('messages') or [] if isinstance(m, dict)]
     messages = []
     if body.get('system'):
@@ -120,3 +127,39 @@ def chunk(endpoint: str, model: str, content: str, done: bool) -> Dict[str, Any]
 def ndjson_line(data: Dict[str, Any]) -> bytes:
     """One NDJSON line of a streamed response (UTF-8)."""
     return (json.dumps(data, ensure_ascii=False) + '\n').encode('utf-8')
+
+
+class OllamaWire:
+    """Reads an ``/api/chat`` or ``/api/generate`` body and frames the answer as NDJSON.
+
+    The interface the server uses for every protocol: ``read``, ``piece``, ``last``,
+    ``whole``, ``error``, ``content_type``, ``endpoint``.
+    """
+
+    content_type = 'application/x-ndjson'
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    def read(self, text: str) -> Dict[str, Any]:
+        """The request body as an Ollama body. Raises ValueError: not a JSON object."""
+        body = json.loads(text)
+        if not isinstance(body, dict):
+            raise ValueError('body is not a JSON object')
+        return body
+
+    def piece(self, model: str, content: str) -> bytes:
+        """One streamed content piece."""
+        return ndjson_line(chunk(self.endpoint, model, content, done=False))
+
+    def last(self, model: str, stats: Dict[str, Any]) -> bytes:
+        """The final line: ``done`` with the counts and durations of ``stats``."""
+        return ndjson_line(dict(chunk(self.endpoint, model, '', True), **stats))
+
+    def whole(self, model: str, content: str, stats: Dict[str, Any]) -> web.Response:
+        """A non-streamed answer."""
+        return web.json_response(dict(chunk(self.endpoint, model, content, True), **stats))
+
+    def error(self, status: int, message: str) -> web.Response:
+        """An error answer as Ollama sends it: ``{"error": message}``."""
+        return web.json_response({'error': message}, status=status)

@@ -7,7 +7,9 @@ wait FIFO, as with ``OLLAMA_NUM_PARALLEL``; beyond ``max_queue`` waiting it answ
 (``qwen_tokens``). Replies come from a script (``ollama_script``). Every request is logged
 (model, messages, format, options, keep_alive, arrival/start/end times) so tests can check
 what the client sent. API source: Ollama's ``docs/api.md`` (``/api/chat``, ``/api/generate``,
-``/api/tags``, ``/api/ps``, ``/api/version``); durations are in nanoseconds.
+``/api/tags``, ``/api/ps``, ``/api/version``); durations are in nanoseconds. The same engine
+also speaks the OpenAI protocol (``/v1/chat/completions``, ``/v1/models``: ``openai_protocol``)
+with the same scripts, timing and faults.
 
 Test-only endpoints: ``GET /_test/requests``, ``GET /_test/stats``, ``POST /_test/reset``
 (optional body: a new script), ``POST /_test/script`` (body: the script).
@@ -35,20 +37,13 @@ from . import ollama_script, ollama_timing, qwen_tokens
 from .loop_thread import LoopThreadServer
 from .ollama_log import RequestLog
 from .ollama_models import ModelStore
-from .ollama_protocol import (
-    MODEL_INFO,
-    Slots,
-    chunk,
-    keep_alive_s,
-    messages_of,
-    ndjson_line,
-    now_iso,
-)
+from .ollama_protocol import MODEL_INFO, OllamaWire, Slots, keep_alive_s, messages_of, now_iso
+from .openai_protocol import OpenAIRoutes
 
 VERSION = '0.0.0-claudia-test'
 
 
-class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
+class OllamaTestServer(OpenAIRoutes, ModelStore, RequestLog, LoopThreadServer):
     """The server; every public method may be called from any thread.
 
     Args:
@@ -161,6 +156,8 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
             web.post('/api/chat', self._chat), web.post('/api/generate', self._generate),
             web.get('/api/tags', self._tags), web.get('/api/ps', self._ps),
             web.get('/api/version', self._version), web.get('/', self._root),
+            web.post('/v1/chat/completions', self._openai_chat),
+            web.get('/v1/models', self._openai_models),
             web.get('/_test/requests', self._test_requests),
             web.get('/_test/stats', self._test_stats),
             web.post('/_test/reset', self._test_reset),
@@ -199,20 +196,20 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         return await self._complete(request, '/api/generate')
 
-    async def _complete(self, request: web.Request, endpoint: str) -> web.StreamResponse:
-        arrival = time.monotonic()
+    async def _complete(self, request: web.Request, endpoint: str,
+                        wire: Any = None) -> web.StreamResponse:
+        """Answer one completion request; ``wire`` reads and frames it (default Ollama's)."""
+        arrival, wire = time.monotonic(), wire or OllamaWire(endpoint)
         try:
-            body = json.loads(await request.text())
-            if not isinstance(body, dict):
-                raise ValueError('body is not a JSON object')
+            body = wire.read(await request.text())
         except ValueError as exc:
-            return _error(400, 'invalid request: %s' % exc)
+            return wire.error(400, 'invalid request: %s' % exc)
         messages = messages_of(endpoint, body)
         entry = self._entry(endpoint, body, messages, arrival)
         try:
             keep_alive_s(body.get('keep_alive'))
         except ValueError as exc:
-            return self._finish(entry, 'error', _error(400, str(exc)))
+            return self._finish(entry, 'error', wire.error(400, str(exc)))
         text = ollama_script.last_user_text(messages)
         with self._lock:
             index, rule = self._script.find(text)
@@ -220,14 +217,14 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
         entry['rule'] = index
         model = str(body.get('model') or '')
         if not model:
-            return self._finish(entry, 'error', _error(400, 'model is required'))
+            return self._finish(entry, 'error', wire.error(400, 'model is required'))
         if (rule is not None and rule.model_not_found) or model not in self.models:
-            return self._finish(entry, 'error', _error(
+            return self._finish(entry, 'error', wire.error(
                 404, 'model "%s" not found, try pulling it first' % model))
         if rule is not None and rule.status is not None:
             await asyncio.sleep(rule.delay_s or 0.0)
             message = rule.error or 'scripted error %d' % rule.status
-            return self._finish(entry, 'error', _error(rule.status, message))
+            return self._finish(entry, 'error', wire.error(rule.status, message))
         if not messages:
             return await self._load_only(endpoint, body, entry)
         if rule is not None and rule.delay_s is not None:
@@ -236,11 +233,11 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
             service_s = None  # from the token counts
         else:
             service_s = self.service_time_s if service_s is None else service_s
-        return await self._serve(request, endpoint, body, entry, rule, service_s)
+        return await self._serve(request, wire, body, entry, rule, service_s)
 
-    async def _serve(self, request, endpoint, body, entry, rule, service_s):
+    async def _serve(self, request, wire, body, entry, rule, service_s):
         if self._slots.waiting >= self.max_queue:
-            return self._finish(entry, 'busy', _error(
+            return self._finish(entry, 'busy', wire.error(
                 503, 'server busy, please try again.  maximum pending requests exceeded'))
         try:
             await self._slots.acquire()
@@ -251,12 +248,12 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
         try:
             load_ns = await self._ensure_loaded(body)
             if rule is not None and rule.endless and body.get('stream', True):
-                return await self._endless(request, endpoint, body, entry)
+                return await self._endless(request, wire, body, entry)
             if rule is not None and (rule.hang or rule.endless):
                 self._mark(entry, 'hang', ended=False)
                 await self._stopping.wait()
-                return self._finish(entry, 'hang', _error(503, 'server stopped'))
-            return await self._answer(request, endpoint, body, entry, rule, service_s, load_ns)
+                return self._finish(entry, 'hang', wire.error(503, 'server stopped'))
+            return await self._answer(request, wire, body, entry, rule, service_s, load_ns)
         except asyncio.CancelledError:
             self._mark(entry, 'cancelled')
             raise
@@ -264,7 +261,7 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
             self._slots.release()
             self._keep_alive(body)
 
-    async def _answer(self, request, endpoint, body, entry, rule, service_s, load_ns):
+    async def _answer(self, request, wire, body, entry, rule, service_s, load_ns):
         """Answer with the script's content; ``service_s`` None: timed by the token rates."""
         messages, model = entry['messages'], body['model']
         content, done_reason = ollama_script.answer_for(
@@ -286,9 +283,8 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
         if not body.get('stream', True):
             await asyncio.sleep(service_s)
             stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
-            return self._finish(entry, 'ok', web.json_response(
-                dict(chunk(endpoint, model, content, True), **stats)))
-        response = web.StreamResponse(headers={'Content-Type': 'application/x-ndjson'})
+            return self._finish(entry, 'ok', wire.whole(model, content, stats))
+        response = web.StreamResponse(headers={'Content-Type': wire.content_type})
         await asyncio.sleep(prompt_s)
         await response.prepare(request)
         pieces = qwen_tokens.token_pieces(content) or ['']
@@ -297,32 +293,27 @@ class OllamaTestServer(ModelStore, RequestLog, LoopThreadServer):
             for index, piece in enumerate(pieces):
                 # one token per step on the clock (not sleep after sleep: no drift)
                 await asyncio.sleep(max(0.0, started + (index + 1) * step - time.monotonic()))
-                await response.write(ndjson_line(chunk(endpoint, model, piece, done=False)))
+                await response.write(wire.piece(model, piece))
             stats['total_duration'] = int((time.monotonic() - entry['_arrival']) * 1e9)
-            await response.write(ndjson_line(dict(chunk(endpoint, model, '', True), **stats)))
+            await response.write(wire.last(model, stats))
             await response.write_eof()
         except (ConnectionError, RuntimeError):  # the client closed the stream
             entry['disconnect_s'] = self._now()
             return self._finish(entry, 'disconnected', response)
         return self._finish(entry, 'ok', response)
 
-    async def _endless(self, request, endpoint, body, entry) -> web.StreamResponse:
+    async def _endless(self, request, wire, body, entry) -> web.StreamResponse:
         """Stream whitespace chunks until the client goes away or the server stops."""
         self._mark(entry, 'endless', ended=False)
-        response = web.StreamResponse(headers={'Content-Type': 'application/x-ndjson'})
+        response = web.StreamResponse(headers={'Content-Type': wire.content_type})
         await response.prepare(request)
         try:
             while not self._stopping.is_set():
-                await response.write(ndjson_line(chunk(endpoint, body['model'], ' \n',
-                                                       done=False)))
+                await response.write(wire.piece(body['model'], ' \n'))
                 await asyncio.sleep(0.01)
         except (ConnectionError, RuntimeError):  # the client closed the stream
             pass
         return self._finish(entry, 'endless', response)
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({'error': message}, status=status)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
