@@ -15,6 +15,7 @@ from . import build, shutdown
 from .config import Config, config_from
 from .health import safe_url
 from .pipeline import Pipeline, Publish
+from .reply_stream import PublishPiece
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,18 @@ class Engine:
         publish: called with each ``ResponseRecord`` (from the event loop thread).
         robot_state: shared with the ROS layer, which feeds it live posture and battery.
         origin: this node's name; with the host name it names its Redis results stream.
+        publish_actions: called with a record as soon as its actions passed the policy
+            (``Pipeline``); None: actions go out with the record.
+        publish_piece: called with each ``ReplyPiece`` (``/claudia/reply_partial``).
 
     Raises:
         ConfigError: a bad value, or an action table or lexicon that cannot be read.
     """
 
     def __init__(self, config: Union[Config, Mapping[str, Any]], publish: Publish,
-                 robot_state: Optional[RobotState] = None, origin: str = 'llm_node'):
+                 robot_state: Optional[RobotState] = None, origin: str = 'llm_node',
+                 publish_actions: Optional[Publish] = None,
+                 publish_piece: Optional[PublishPiece] = None):
         c = self.config = config if isinstance(config, Config) else config_from(config)
         self.registry = build.action_registry(c)
         self.profile = build.prompt_profile(c, self.registry)
@@ -60,7 +66,8 @@ class Engine:
             exact=self.exact, semantic=self.semantic, scheduler=self.scheduler,
             publish=publish, model=c.ollama.model, max_chars=c.input.max_chars,
             max_bytes=c.input.max_bytes, deadline_s=c.scheduler.deadline_s,
-            spellings=self.lexicon.spellings())
+            spellings=self.lexicon.spellings(), publish_actions=publish_actions,
+            publish_piece=publish_piece, stream_actions=c.llm.stream_actions)
         self._tasks = []
 
     def apply(self, config: Config) -> None:

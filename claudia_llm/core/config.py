@@ -37,7 +37,9 @@ class OllamaConfig:
 
 @dataclass(frozen=True)
 class LLMConfig:
-    """``llm.*``: the LLM backend choice (none yet: Ollama is the only backend)."""
+    """``llm.*``: how LLM answers are used (streamed or whole)."""
+
+    stream_actions: bool
 
 
 @dataclass(frozen=True)

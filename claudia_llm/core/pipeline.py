@@ -4,6 +4,11 @@ Tiers, fastest first: input checks -> emergency words -> exact cache (with seque
 composed from cached commands) -> semantic cache -> LLM through the scheduler; then
 the safety policy, with the robot state read at that moment. Every accepted utterance
 gets one record, error or not: ``handle`` never raises (except on cancellation).
+
+Actions the policy lets through go out at once through ``publish_actions`` (the record
+follows). A streamed LLM answer (``stream_actions``) is decided when its action list
+closes, and its reply is spoken in pieces (``publish_piece``) while it is generated;
+nothing that arrives later changes the published actions (``core.reply_stream``).
 """
 import asyncio
 import functools
@@ -20,9 +25,10 @@ from claudia_llm.core.understanding import commands, emergency, motion, normaliz
 from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
 from claudia_llm.core.understanding.sentence_type import sentence_type
 
-from .errors import ClaudiaError, InputError, LLMError, RequestHandedOver
+from .errors import ClaudiaError, InputError, LLMError, RequestCancelled, RequestHandedOver
 from .record import Action, Answer, PolicyChange, ResponseRecord
 from .replies import fallback_reply
+from .reply_stream import PublishPiece, ReplyPieces, StreamedAnswer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,12 @@ class Pipeline:
         semantic: the semantic cache or None when disabled.
         scheduler: the LLM request scheduler (``core.scheduler``).
         publish: called once per record, from the event loop thread.
+        publish_actions: called with the record as soon as the policy let its actions
+            through (before ``publish``; the record's ``actions_published`` is then True);
+            None: the actions go out with the record.
+        publish_piece: called with each ``ReplyPiece`` of a reply; None: no pieces.
+        stream_actions: stream LLM answers (decide the actions when their list closes,
+            speak the reply in pieces); False: wait for the whole answer.
         model: Ollama model tag, copied into records.
         max_chars, max_bytes: input limits.
         deadline_s: how long an LLM request may wait and run, seconds.
@@ -55,7 +67,8 @@ class Pipeline:
     def __init__(self, *, registry, policy: SafetyPolicy, robot_state: RobotState,
                  exact: ExactCache, semantic, scheduler, publish: Publish, model: str,
                  max_chars: int = 500, max_bytes: int = 4096, deadline_s: float = 10.0,
-                 spellings=None):
+                 spellings=None, publish_actions: Optional[Publish] = None,
+                 publish_piece: Optional[PublishPiece] = None, stream_actions: bool = True):
         self.registry = registry
         self.policy = policy
         self.robot_state = robot_state
@@ -63,6 +76,8 @@ class Pipeline:
         self.semantic = semantic
         self.scheduler = scheduler
         self.publish = publish
+        self.publish_actions, self.publish_piece = publish_actions, publish_piece
+        self.stream_actions = stream_actions
         self.model = model
         self.max_chars = max_chars
         self.max_bytes = max_bytes
@@ -92,8 +107,9 @@ class Pipeline:
         record = ResponseRecord(request_id='', utterance='', stamp=stamp, model=self.model)
         task = asyncio.current_task()
         self._open[task] = record
+        pieces = ReplyPieces(record, self.publish_piece, received)
         try:
-            await self._answer(raw, record, received)
+            await self._answer(raw, record, received, pieces)
         except asyncio.CancelledError:
             raise
         except RequestHandedOver as exc:  # stopping: the next node publishes this one
@@ -111,7 +127,7 @@ class Pipeline:
             self._open.pop(task, None)
         record.request_id = record.request_id or new_request_id()
         record.latency_ms['total'] = (time.perf_counter() - received) * 1000.0
-        self._publish(record)
+        self._publish(record, pieces)
         return record
 
     def open_answers(self) -> Dict['asyncio.Task', ResponseRecord]:
@@ -130,7 +146,10 @@ class Pipeline:
                    'answered, and no other node can take it over')
         self._publish(record)
 
-    def _publish(self, record: ResponseRecord) -> None:
+    def _publish(self, record: ResponseRecord, pieces: Optional[ReplyPieces] = None) -> None:
+        if pieces is None:
+            pieces = ReplyPieces(record, self.publish_piece, time.perf_counter())
+        pieces.close(record.reply)
         record.queue_depth = self.scheduler.depth()
         record.redis = self.exact.store.status()
         record.age_ms = max(time.time() - record.stamp, 0.0) * 1000.0
@@ -160,7 +179,8 @@ class Pipeline:
         self._publish(record)
         return record
 
-    async def _answer(self, raw, record: ResponseRecord, received: float) -> None:
+    async def _answer(self, raw, record: ResponseRecord, received: float,
+                      pieces: ReplyPieces) -> None:
         if isinstance(raw, str):
             record.utterance = raw[:self.max_chars]
         utterance = parse_utterance(raw, self.max_chars, self.max_bytes)
@@ -177,7 +197,7 @@ class Pipeline:
             answer = await self._semantic_tier(utterance.text, record)
             lap('semantic')
         if answer is None:
-            answer = await self._llm_tier(utterance, record, lap)
+            answer = await self._llm_tier(utterance, record, lap, pieces)
         if answer is None:
             return
         record.reply = answer.reply
@@ -219,21 +239,61 @@ class Pipeline:
         return hit.answer
 
     async def _llm_tier(self, utterance: Utterance, record: ResponseRecord,
-                        lap) -> Optional[Answer]:
+                        lap, pieces: ReplyPieces) -> Optional[Answer]:
+        """The LLM's answer, or None when the record is already complete.
+
+        Streamed: the actions were decided (and published) when their list closed; the
+        answer's rest cannot change them. An error after they went out is recorded with
+        them (never cached).
+        """
         request = LLMRequest(request_id=record.request_id, text=utterance.text,
                              utterance=utterance.text, priority=utterance.priority,
                              created=record.stamp, deadline_s=self.deadline_s)
+        streamed = None
         try:
-            result = await self.scheduler.submit(request)
+            if self.stream_actions:
+                streamed = StreamedAnswer(
+                    pieces, lambda actions: self._decide_early(record, actions),
+                    lambda: record.stamp < self._last_emergency)
+                result = await self.scheduler.submit(request, on_event=streamed.on_event)
+            else:
+                result = await self.scheduler.submit(request)
         except LLMError as exc:
             lap('llm')
-            self._fail(record, exc.code, str(exc))
+            if streamed is not None and streamed.decided:
+                self._fail_after_actions(record, exc, pieces)
+            else:
+                self._fail(record, exc.code, str(exc))
             return None
         lap('llm')
         record.source = 'llm'
         record.model = result.model or self.model
-        await self._admit(utterance.text, result.answer)
-        return result.answer
+        if streamed is None or not streamed.decided:
+            await self._admit(utterance.text, result.answer)
+            return result.answer
+        if streamed.reply_stands:
+            record.reply = result.answer.reply
+        if [a.name for a in result.answer.intent] == record.intent:
+            await self._admit(utterance.text, result.answer)
+        return None
+
+    def _decide_early(self, record: ResponseRecord, actions: List[Action]) -> bool:
+        """Policy and publication of a streamed answer's actions; True: its reply stands."""
+        record.source = 'llm'
+        record.intent = [a.name for a in actions]
+        return not self._apply_policy(record, actions, record.stamp)
+
+    def _fail_after_actions(self, record: ResponseRecord, exc: LLMError,
+                            pieces: ReplyPieces) -> None:
+        """An error after a streamed answer's actions went out: recorded with them."""
+        record.set_error(exc.code, str(exc))
+        if isinstance(exc, RequestCancelled) or record.stamp < self._last_emergency:
+            pieces.mute()
+            record.reply = ''  # the robot has just said it is stopping
+        else:
+            record.reply = pieces.spoken_text() or fallback_reply(exc.code, record.utterance)
+        log.info('request %s: %s after its actions were published (%s)', record.request_id,
+                 exc.code, exc)
 
     async def _admit(self, text: str, answer: Answer) -> None:
         """Cache a valid LLM answer when the admission policy allows it."""
@@ -245,27 +305,44 @@ class Pipeline:
             await self.semantic.store(text, answer, source='llm')
 
     def _apply_policy(self, record: ResponseRecord, intent: List[Action],
-                      received_stamp: float) -> None:
-        """Run the policy on the current robot state; suppress pre-emergency actions."""
+                      received_stamp: float) -> bool:
+        """Run the policy on the current robot state; suppress pre-emergency actions.
+
+        What it lets through is published at once (``_send_actions``).
+
+        Returns:
+            True when the reply was replaced (the policy refused or withheld actions).
+        """
         if intent and record.source != 'emergency' and received_stamp < self._last_emergency:
             record.policy = [PolicyChange(a.name, 'emergency_stop',
                                           'an emergency stop came after this utterance')
                              for a in intent]
             record.reply = ''  # the robot has just said it is stopping
-            return
+            return True
         result = self.policy.check(intent, record.source, self.robot_state.snapshot(),
                                    age_s=time.time() - received_stamp)
         if result.actions:
             result = self.policy.commit(record.request_id, result)
         record.actions, record.policy = result.actions, result.changes
+        replaced = False
         if any(c.rule == 'stale' for c in result.changes):
             # Said too long ago to move now; the reply must say so, not promise it.
-            record.reply = fallback_reply('stale', record.utterance)
+            record.reply, replaced = fallback_reply('stale', record.utterance), True
         if record.actions:
             self.robot_state.assume_after(record.actions, self.registry)
+            self._send_actions(record)
         elif intent and any(c.rule in REFUSAL_RULES for c in result.changes):
             # The reply is spoken: it must not promise what the policy refused.
-            record.reply = fallback_reply('refused', record.utterance)
+            record.reply, replaced = fallback_reply('refused', record.utterance), True
+        return replaced
+
+    def _send_actions(self, record: ResponseRecord) -> None:
+        """Publish the record's actions now (``publish_actions``), before the record."""
+        if self.publish_actions is None or record.actions_published:
+            return
+        record.latency_ms['first_action'] = max(time.time() - record.stamp, 0.0) * 1000.0
+        record.actions_published = True
+        self.publish_actions(record)
 
     def _fail(self, record: ResponseRecord, code: str, message: str) -> None:
         record.source = 'fallback'

@@ -71,6 +71,9 @@ class ResponseRecord:
     # 'budget_misses': calls cut at redis.budget_ms since start}; None without a store.
     redis: Optional[Dict[str, Any]] = None
     execution: Optional[Dict[str, Any]] = None
+    # Not part of the JSON: True once /claudia/action was published for this record
+    # (early, by the pipeline's publish_actions hook), so the record's publisher skips it.
+    actions_published: bool = field(default=False, repr=False, compare=False)
 
     def set_error(self, code: str, message: str) -> None:
         """Record an error; ``code`` is one of the codes in ``core.errors``."""
@@ -79,6 +82,7 @@ class ResponseRecord:
     def to_dict(self) -> Dict[str, Any]:
         """Return the record as plain JSON-able data."""
         data = asdict(self)
+        data.pop('actions_published', None)
         data['actions'] = [a.to_dict() for a in self.actions]
         data['latency_ms'] = {k: round(v, 3) for k, v in self.latency_ms.items()}
         return data
@@ -93,6 +97,25 @@ class ResponseRecord:
             return None
         return dumps({'request_id': self.request_id, 'stamp': self.stamp,
                       'source': self.source, 'actions': [a.to_dict() for a in self.actions]})
+
+
+@dataclass
+class ReplyPiece:
+    """One ``/claudia/reply_partial`` message: a sentence-sized piece of a reply.
+
+    ``seq`` counts the pieces of one request from 0; the last piece of a reply has
+    ``final`` True (its ``text`` may be empty when the reply ended at a sentence end).
+    """
+
+    request_id: str
+    seq: int
+    text: str
+    final: bool = False
+
+    def to_json(self) -> str:
+        """``{"request_id", "seq", "text", "final"}`` as JSON text (non-ASCII kept)."""
+        return dumps({'request_id': self.request_id, 'seq': self.seq, 'text': self.text,
+                      'final': self.final})
 
 
 def dumps(data: Any) -> str:

@@ -68,6 +68,8 @@ LLM_NODE = _params(
     *_COMMON,
     ('topics.utterance', 'claudia/utterance', 'Input topic: plain text or JSON {"text", ...}.'),
     ('topics.reply', 'claudia/reply', 'Output topic: the reply text to speak.'),
+    ('topics.reply_partial', 'claudia/reply_partial', 'Output topic: JSON reply pieces as '
+     'they are generated (the last one final).'),
     ('topics.action', 'claudia/action', 'Output topic: JSON list of Go2 actions.'),
     ('topics.sport_request', '/api/sport/request', 'unitree_api/Request topic on the robot.'),
     ('topics.sport_response', '/api/sport/response', 'unitree_api/Response topic (failures).'),
@@ -91,6 +93,8 @@ LLM_NODE = _params(
     ('ollama.warmup', True, 'Send one warm-up request at start-up to load the model.'),
     ('ollama.parallel_slots', 1, 'Requests in flight per Ollama host (OLLAMA_NUM_PARALLEL).',
      (1, 64)),
+    ('llm.stream_actions', True, 'Stream LLM answers: publish the actions as soon as their '
+     'list closes and the reply in pieces; false: wait for the whole answer.'),
     ('redis.socket_timeout_s', 0.5, 'Redis socket read/write timeout, seconds.', (0.01, 60.0)),
     ('redis.connect_timeout_s', 0.5, 'Redis connect timeout, seconds.', (0.01, 60.0)),
     ('redis.key_prefix', 'claudia', 'Prefix of every Redis key this node writes.'),

@@ -1,4 +1,4 @@
-"""llm_node: /claudia/utterance in; /claudia/reply, /claudia/action, /claudia/response out.
+"""llm_node: /claudia/utterance in; reply, reply_partial, action and response out.
 
 The node only translates: callbacks hand each message to the engine's event loop and
 return at once; the engine (``core.app.Engine``) answers and calls ``publish_record``.
@@ -61,6 +61,8 @@ class LlmNode(Node):
         self.config = config_from(s, 'llm_node')  # checked once; typed groups
         self.reply_pub = self.create_publisher(String, s['topics.reply'], qos.reliable(10))
         self.action_pub = self.create_publisher(String, s['topics.action'], qos.reliable(10))
+        self.piece_pub = self.create_publisher(String, s['topics.reply_partial'],
+                                               qos.reliable(10))
         self.response_pub = self.create_publisher(String, s['topics.response'],
                                                   qos.response(s['qos.response_depth']))
         robot_state = RobotState(initial_posture=s['safety.initial_posture'],
@@ -95,7 +97,8 @@ class LlmNode(Node):
     async def _build_engine(self, config, robot_state) -> Engine:
         # Built on the loop that runs it: on Python 3.8 (Foxy) asyncio objects such as
         # redis-py's pool lock bind to the loop current at creation.
-        return Engine(config, self.publish_record, robot_state, origin=self.get_name())
+        return Engine(config, self.publish_record, robot_state, origin=self.get_name(),
+                      publish_actions=self.publish_actions, publish_piece=self.publish_piece)
 
     def parameters_callback(self, params) -> SetParametersResult:
         """Refuse start-up-only parameters with a reason; apply live ones to the engine.
@@ -161,10 +164,29 @@ class LlmNode(Node):
         self._first_peer_check.cancel()
         self.check_peers()
 
-    def publish_record(self, record: ResponseRecord) -> None:
-        """Hand actions to the executor first (the robot acts at once), then publish the rest.
+    def publish_actions(self, record: ResponseRecord) -> None:
+        """Hand the actions to the executor (the robot acts at once), then ``/claudia/action``.
 
-        Then ``/claudia/action``, reply and record (the executor's answer in ``execution``).
+        Called by the pipeline as soon as the policy let them through, for a streamed
+        LLM answer while the reply is still being generated; the executor's answer goes
+        to the record's ``execution``. Nothing after shutdown began.
+        """
+        action = record.action_message()
+        if action is None or not self.context.ok():
+            return
+        record.execution = self.execution.submit(record.request_id, record.actions)
+        self.action_pub.publish(String(data=action))
+
+    def publish_piece(self, piece) -> None:
+        """Publish one ``ReplyPiece`` on ``/claudia/reply_partial`` (not after shutdown)."""
+        if self.context.ok():
+            self.piece_pub.publish(String(data=piece.to_json()))
+
+    def publish_record(self, record: ResponseRecord) -> None:
+        """Publish the actions unless ``publish_actions`` already did, then reply and record.
+
+        Actions go to the executor first (the robot acts at once), then ``/claudia/action``,
+        reply and record (the executor's answer in ``execution``).
 
         After shutdown began (Ctrl-C shuts the context down while answers may still be in
         flight) the record is only logged: its publishers are gone.
@@ -174,7 +196,7 @@ class LlmNode(Node):
                 record.request_id[:8], record.utterance[:40], [a.name for a in record.actions]))
             return
         action = record.action_message()
-        if action is not None:
+        if action is not None and not record.actions_published:
             record.execution = self.execution.submit(record.request_id, record.actions)
             self.action_pub.publish(String(data=action))
         if record.reply:

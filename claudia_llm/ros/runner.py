@@ -18,7 +18,8 @@ from claudia_llm.ros.spinning import NodeThreads
 log = logging.getLogger('claudia_llm.runner')
 
 PRIVATE_TOPICS = ('topics.utterance', 'topics.reply', 'topics.action', 'topics.response',
-                  'topics.sport_request', 'topics.sport_response', 'topics.execution')
+                  'topics.sport_request', 'topics.sport_response', 'topics.execution',
+                  'topics.reply_partial')
 """The ``topics.*`` parameters of llm_node that ``Isolation`` moves (see core.settings)."""
 
 NODE_KEYS = ('llm_node', 'diagnostics_node')

@@ -202,6 +202,22 @@ async def test_cancelled_call_propagates_and_closes_its_connection(ollama_server
 
 
 @pytest.mark.asyncio
+async def test_on_chunk_gets_every_token_piece_as_it_arrives(ollama_server_factory, profile):
+    answer = command('Hello there. Nice to meet you!', 'Hello')
+    server = ollama_server_factory(script=[{'match': 'hi', 'content': answer}],
+                                   timing='rates', prompt_tps=4000.0, eval_tps=200.0)
+    llm = make_llm(server.url, profile)
+    texts = []
+    try:
+        result = await llm.chat('hi', on_chunk=texts.append)
+    finally:
+        await llm.aclose()
+    assert ''.join(texts) == result.content and all(texts)
+    assert texts == [p for p in qwen_tokens.token_pieces(result.content) if p]
+    assert [a.name for a in result.answer.intent] == ['Hello']
+
+
+@pytest.mark.asyncio
 async def test_server_down_is_unavailable(ollama_server_factory, profile, closed_port):
     refused = make_llm('http://127.0.0.1:%d' % closed_port, profile)
     server = ollama_server_factory()

@@ -38,7 +38,7 @@ class GatedLLM:
     def gate(self, text: str) -> asyncio.Event:
         return self.gates.setdefault(text, asyncio.Event())
 
-    async def chat(self, text: str) -> FakeResult:
+    async def chat(self, text: str, on_chunk=None) -> FakeResult:
         self.calls.append(text)
         self.running += 1
         self.peak = max(self.peak, self.running)

@@ -32,7 +32,7 @@ class SlowLLM:
     def __init__(self):
         self.finished = []
 
-    async def chat(self, text):
+    async def chat(self, text, on_chunk=None):
         await asyncio.sleep(0.1 if text.startswith('quick') else 30.0)
         self.finished.append(text)
         return LLMResult(answer=Answer(reply='answer to ' + text), model=self.model,
@@ -83,7 +83,7 @@ class HandingScheduler:
     def __init__(self):
         self.waiting = []
 
-    async def submit(self, request):
+    async def submit(self, request, on_event=None):
         future = asyncio.get_running_loop().create_future()
         self.waiting.append(future)
         return await future

@@ -16,7 +16,7 @@ was cut at ``num_predict``.
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
 import ollama
 
@@ -30,6 +30,8 @@ from .prompt import PromptProfile
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
+OnChunk = Callable[[str], None]
+"""Called with each non-empty content piece of a streamed answer, on the event loop."""
 
 # Defaults of the ollama.* parameters (core.settings); callers normally pass their own.
 DEFAULT_OPTIONS = {'temperature': 0.0, 'num_predict': 160, 'num_ctx': 2048, 'seed': 42}
@@ -93,8 +95,14 @@ class OllamaChat:
     def _new_client(self, timeout_s: float) -> ollama.AsyncClient:
         return ollama_transport.new_client(self.host, timeout_s, self.connect_timeout_s)
 
-    async def chat(self, text: str) -> LLMResult:
+    async def chat(self, text: str, on_chunk: Optional[OnChunk] = None) -> LLMResult:
         """Ask the model about ``text``; return its parsed answer and measurements.
+
+        Args:
+            text: the user's words.
+            on_chunk: called synchronously, on the event loop, with every non-empty
+                content piece as it arrives (before the answer is parsed). Cancelling the
+                awaiting task closes the HTTP stream at once (Ollama stops generating).
 
         Raises:
             LLMUnavailable: Ollama cannot be reached.
@@ -103,7 +111,8 @@ class OllamaChat:
                 unknown model, 500, 503 ...) or an error line in the stream (-1).
             LLMMalformedOutput: the content is not JSON of the profile's schema.
         """
-        return await self._chat(self._client, text, self.timeout_s, parse=True)
+        return await self._chat(self._client, text, self.timeout_s, parse=True,
+                                on_chunk=on_chunk)
 
     async def warmup(self, timeout_s: float = 120.0) -> None:
         """Load the model (``keep_alive``, the same options) and fill its prompt cache.
@@ -129,10 +138,10 @@ class OllamaChat:
         await self._client.close()
 
     async def _chat(self, client: ollama.AsyncClient, text: str, timeout_s: float,
-                    parse: bool) -> LLMResult:
+                    parse: bool, on_chunk: Optional[OnChunk] = None) -> LLMResult:
         started = time.monotonic()
         content, final, ttft_ms = await self._request(
-            self._stream(client, self.profile.messages(text), started), timeout_s)
+            self._stream(client, self.profile.messages(text), started, on_chunk), timeout_s)
         total_ms = (time.monotonic() - started) * 1000.0
         answer = self._parse(content, final) if parse else Answer(reply='')
         return LLMResult(
@@ -143,7 +152,8 @@ class OllamaChat:
             ttft_ms=ttft_ms, server_total_ms=_ms(final.total_duration),
             done_reason=final.done_reason or '', content=content)
 
-    async def _stream(self, client: ollama.AsyncClient, messages, started: float
+    async def _stream(self, client: ollama.AsyncClient, messages, started: float,
+                      on_chunk: Optional[OnChunk] = None
                       ) -> Tuple[str, ollama.ChatResponse, Optional[float]]:
         parts = await client.chat(model=self.model, messages=messages,
                                   format=self.profile.schema, options=self.options,
@@ -155,6 +165,8 @@ class OllamaChat:
                 if piece and ttft_ms is None:
                     ttft_ms = (time.monotonic() - started) * 1000.0
                 pieces.append(piece or '')
+                if piece and on_chunk is not None:
+                    on_chunk(piece)
                 if part.done:
                     final = part
         finally:

@@ -37,8 +37,11 @@ class Scheduler(Protocol):
     async def start(self) -> None:
         """Connect (never fails because Redis is down) and start background readers."""
 
-    async def submit(self, request: LLMRequest) -> Any:
+    async def submit(self, request: LLMRequest, on_event: Any = None) -> Any:
         """Wait for the ``LLMResult`` of ``request``.
+
+        ``on_event``, when given, is called on the loop with each ``StreamEvents`` of the
+        answer while it streams (the actions once, reply pieces), before the result.
 
         Raises:
             SchedulerBusy: the queue is full (answer at once, ``busy``).

@@ -73,8 +73,10 @@ class FailoverScheduler:
             await self.watch.start()
         self._note_mode()
 
-    async def submit(self, request) -> Any:
+    async def submit(self, request, on_event=None) -> Any:
         """Through Redis when available, else (or when Redis is lost meanwhile) in process.
+
+        ``on_event`` gets the answer's ``StreamEvents`` while it streams (``events``).
 
         Raises:
             SchedulerBusy, RequestExpired, RequestCancelled, LLMError: as the scheduler
@@ -95,7 +97,7 @@ class FailoverScheduler:
             self.migration.discard(request)
             return result
         self._note_mode()
-        return await self.inprocess.submit(request)
+        return await self.inprocess.submit(request, on_event=on_event)
 
     def cancel_before(self, stamp: float) -> int:
         """Cancel older unanswered requests on both sides; returns how many."""

@@ -17,7 +17,11 @@ unreachable. Semantics (issue 5 items 1-3, 6), the same as the Redis scheduler's
   deadlines are also checked when a job is dequeued and when it finishes.
 - ``cancel_before(stamp)`` answers every unanswered waiter created before ``stamp`` with
   ``RequestCancelled`` at once (emergency stop); queued jobs left without waiters never
-  reach the LLM.
+  reach the LLM, a running call left without waiters is cancelled (its HTTP stream closes).
+- Streaming: while a call runs, its chunks go through an ``EventRelay`` (``events``) and
+  each waiter that passed ``on_event`` gets the actions once their list closes and the
+  reply pieces as they complete (a waiter that joins late first gets what was said).
+  A waiter that left gets nothing more.
 """
 import asyncio
 import copy
@@ -28,6 +32,7 @@ from typing import Any, Callable, List, Optional
 
 from claudia_llm.core.errors import LLMError, RequestCancelled, RequestExpired, SchedulerBusy
 
+from .events import EventRelay, OnEvent
 from .request import LLMRequest, key_for, priority_rank
 from .slots import SlotLimiter
 
@@ -35,29 +40,36 @@ log = logging.getLogger(__name__)
 
 
 class _Waiter:
-    __slots__ = ('request', 'future')
+    __slots__ = ('request', 'future', 'on_event')
 
-    def __init__(self, request: LLMRequest, future: 'asyncio.Future'):
-        self.request, self.future = request, future
+    def __init__(self, request: LLMRequest, future: 'asyncio.Future',
+                 on_event: Optional[OnEvent] = None):
+        self.request, self.future, self.on_event = request, future, on_event
 
 
 class _Job:
     """One LLM call shared by every waiter with the same coalescing key."""
 
-    __slots__ = ('key', 'text', 'rank', 'waiters', 'task')
+    __slots__ = ('key', 'text', 'rank', 'waiters', 'task', 'relay')
 
     def __init__(self, key: str, text: str, rank: int):
         self.key, self.text, self.rank = key, text, rank
         self.waiters = []  # type: List[_Waiter]
         self.task = None  # type: Optional[asyncio.Task]
+        self.relay = None  # type: Optional[EventRelay]
+
+    def listeners(self) -> List[OnEvent]:
+        return [w.on_event for w in self.waiters
+                if w.on_event is not None and not w.future.done()]
 
 
 class InProcessScheduler:
     """Priority queue in front of one LLM client; see the module docstring.
 
     Args:
-        llm: an object with ``async chat(text) -> LLMResult`` (``core.llm.OllamaChat``);
-            its ``model``, ``profile.version`` and ``options`` enter the coalescing key.
+        llm: an object with ``async chat(text, on_chunk=None) -> LLMResult``
+            (``core.llm.OllamaChat``); its ``model``, ``profile.version`` and ``options``
+            enter the coalescing key, its ``profile`` parses the streamed chunks.
         max_in_flight: most LLM calls at once (ignored when ``slots`` is given).
         queue_size: most queued jobs (distinct LLM calls waiting); 0 means none may wait.
         slots: a ``SlotLimiter`` shared with other users of the same Ollama host.
@@ -94,8 +106,13 @@ class InProcessScheduler:
         """LLM calls of this scheduler running now."""
         return len(self._running)
 
-    async def submit(self, request: LLMRequest) -> Any:
+    async def submit(self, request: LLMRequest, on_event: Optional[OnEvent] = None) -> Any:
         """Queue ``request`` (or join an identical one) and wait for its ``LLMResult``.
+
+        Args:
+            request: the request.
+            on_event: called on the event loop with each ``StreamEvents`` of the answer
+                while it streams (actions once, reply pieces), before the result.
 
         Raises:
             SchedulerBusy: the queue already holds ``queue_size`` jobs.
@@ -109,8 +126,10 @@ class InProcessScheduler:
         if request.expired(self._clock()):
             raise RequestExpired('request %s is past its deadline' % request.request_id)
         job = self._join_or_queue(request)
-        waiter = _Waiter(request, asyncio.get_running_loop().create_future())
+        waiter = _Waiter(request, asyncio.get_running_loop().create_future(), on_event)
         job.waiters.append(waiter)
+        if job.relay is not None:
+            job.relay.replay(on_event)
         self._pump()
         try:
             await asyncio.wait({waiter.future}, timeout=max(request.remaining_s(self._clock()),
@@ -210,8 +229,9 @@ class InProcessScheduler:
 
     async def _run(self, job: _Job) -> None:
         result, error = None, None
+        job.relay = EventRelay(self.llm, job.listeners)
         try:
-            result = await self.llm.chat(job.text)
+            result = await self.llm.chat(job.text, on_chunk=job.relay.on_chunk)
         except asyncio.CancelledError:
             error = RequestCancelled('the LLM call was cancelled')
         except LLMError as exc:

@@ -1,0 +1,71 @@
+"""Streamed LLM answers over real DDS: actions and reply pieces before the record.
+
+The Ollama-protocol test server runs at Orin-like rates (prefill 400 tokens/s, decode 25
+tokens/s, one chunk per Qwen2.5 token), so the action list closes about a second before
+the answer ends. Both scheduler paths: in process (``memory``) and the Redis streams with
+the in-node worker (``redis``).
+"""
+import pytest
+from stack import Stack
+
+from claudia_llm.testing.ollama_server import OllamaTestServer
+
+SCRIPT = {'rules': [
+    {'regex': '^show the guests', 'content': {
+        'actions': [{'name': 'Hello'}, {'name': 'Stretch'}],
+        'reply': 'Hello, dear guests. Let me stretch a little for you. Welcome to our home!',
+        'kind': 'command'}},
+    {'regex': '^tell a long story', 'content': {
+        'actions': [{'name': 'Hello'}],
+        'reply': 'Once upon a time. ' * 12, 'kind': 'command'}},
+]}
+
+
+@pytest.fixture(scope='module')
+def ollama():
+    server = OllamaTestServer(slots=1, script=SCRIPT, timing='rates', prompt_tps=400.0,
+                              eval_tps=25.0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='module', params=['memory'])
+def stack(request, redis_module, ollama):
+    s = Stack({'redis.url': redis_module.url, 'ollama.host': ollama.url,
+               'ollama.timeout_s': 20.0, 'scheduler.deadline_s': 30.0,
+               'safety.cooldown_s': 0.0, 'safety.stale_after_s': 0.0,
+               'scheduler.backend': request.param})
+    yield s
+    s.close()
+
+
+def test_actions_and_reply_pieces_arrive_before_the_record(stack):
+    record = stack.ask('show the guests your manners %s' % id(stack), timeout_s=30.0)
+    assert record['source'] == 'llm' and record['error'] is None
+    arrivals = stack.arrivals_for(record['request_id'])
+    kinds = [kind for _t, kind, _d in arrivals]
+    assert kinds[0] == 'action' and kinds[-1] == 'response'
+    assert kinds.count('action') == 1 and kinds.count('response') == 1
+    action = arrivals[0][2]
+    assert [a['name'] for a in action['actions']] == ['Hello', 'Stretch']
+    assert action['actions'] == record['actions']
+    pieces = [d for _t, kind, d in arrivals if kind == 'piece']
+    assert [p['seq'] for p in pieces] == list(range(len(pieces)))
+    assert [p['final'] for p in pieces] == [False] * (len(pieces) - 1) + [True]
+    assert pieces[0]['text'] == 'Hello, dear guests.'
+    assert ''.join(p['text'] for p in pieces).replace(' ', '') == \
+        record['reply'].replace(' ', '')
+    # the first piece came while the answer was still being generated
+    first_piece = next(t for t, kind, _d in arrivals if kind == 'piece')
+    assert arrivals[0][0] < first_piece < arrivals[-1][0]
+    latency = record['latency_ms']
+    assert latency['first_action'] < latency['first_reply'] < latency['total']
+
+
+def test_cached_answers_publish_one_final_piece(stack):
+    record = stack.ask('座って')
+    assert record['source'] == 'exact'
+    pieces = [d for _t, kind, d in stack.arrivals_for(record['request_id']) if kind == 'piece']
+    assert pieces == [{'request_id': record['request_id'], 'seq': 0, 'text': record['reply'],
+                       'final': True}]
