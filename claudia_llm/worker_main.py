@@ -1,7 +1,8 @@
 r"""``claudia-llm worker``: an LLM worker process on the Redis request queue (scale-out).
 
-Run it on this or another machine, pointed at the robot's Redis and any Ollama host;
-several workers share the request streams. Settings come from the same ROS parameters
+Run it on this or another machine, pointed at the robot's Redis and any Ollama host (or,
+with ``--llm-backend openai --base-url``, an OpenAI-compatible server such as llama-server
+or vLLM); several workers share the request streams. Settings come from the same ROS parameters
 YAML as llm_node (``llm_node.ros__parameters``), overridden by the options::
 
     claudia-llm worker --redis-url redis://robot:6379/0 --ollama-host http://gpu:11434 \
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--config', help='ROS parameters YAML (default: the packaged one)')
     parser.add_argument('--redis-url', help='redis.url')
     parser.add_argument('--ollama-host', help='ollama.host')
+    parser.add_argument('--llm-backend', choices=('ollama', 'openai'), help='llm.backend')
+    parser.add_argument('--base-url', help='llm.base_url (OpenAI-compatible API root)')
     parser.add_argument('--model', help='ollama.model')
     parser.add_argument('--slots', type=int, help='ollama.parallel_slots of that host')
     parser.add_argument('--name', help='consumer name (default worker@HOST:PID)')
@@ -96,13 +99,16 @@ def config_from_args(args: argparse.Namespace,
     """llm_node's configuration from ``--config`` (or the packaged YAML) and the options.
 
     Precedence of the Ollama host: ``--ollama-host`` > the YAML's ``ollama.host`` >
-    ``OLLAMA_HOST`` in ``environ`` (default ``os.environ``) > Ollama's default.
+    ``OLLAMA_HOST`` in ``environ`` (default ``os.environ``) > Ollama's default; of the
+    OpenAI-compatible API root the same with ``--base-url``, ``llm.base_url`` and
+    ``OPENAI_BASE_URL``.
 
     Raises:
         ConfigError: a bad YAML or option value.
     """
     values = settings_mod.load_yaml('llm_node', Path(args.config) if args.config else None)
     for name, value in (('redis.url', args.redis_url), ('ollama.host', args.ollama_host),
+                        ('llm.backend', args.llm_backend), ('llm.base_url', args.base_url),
                         ('ollama.model', args.model), ('ollama.parallel_slots', args.slots),
                         ('scheduler.claim_idle_s', args.claim_idle_s),
                         ('redis.key_prefix', args.key_prefix)):

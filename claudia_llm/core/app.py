@@ -114,11 +114,11 @@ class Engine:
     async def _warmup(self) -> None:
         try:
             await self.llm.warmup()
-            log.info('Ollama model %s loaded (keep_alive %s)', self.config.ollama.model,
-                     self.config.ollama.keep_alive)
+            log.info('%s model %s warm at %s', self.config.llm.backend,
+                     self.config.ollama.model, self.config.llm_server()[0])
         except Exception as exc:  # noqa: BLE001 - degraded start: log and go on
-            log.warning('Ollama warm-up failed (%s: %s); LLM answers unavailable until it '
-                        'responds', type(exc).__name__, exc)
+            log.warning('%s warm-up failed (%s: %s); LLM answers unavailable until it '
+                        'responds', self.config.llm.backend, type(exc).__name__, exc)
 
     async def _on_orphan(self, request, result, error) -> None:
         await self.pipeline.handle_orphan(request, result, error)

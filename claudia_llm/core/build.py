@@ -8,7 +8,7 @@ Clients are lazy: building one never raises because Ollama or Redis is down.
 import logging
 import socket
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
 from claudia_llm.core.cache.exact import ExactCache
 from claudia_llm.core.cache.store import FailoverStore
@@ -31,6 +31,9 @@ from claudia_llm.core.safety.actions import ActionRegistry
 from claudia_llm.core.understanding.lexicon import Lexicon
 
 from .config import Config
+
+if TYPE_CHECKING:  # imported when used: the openai SDK adds ~0.25 s to every start
+    from claudia_llm.core.llm.openai_chat import OpenAIChat
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +58,28 @@ def make_lexicon(config: Config, registry: ActionRegistry) -> Lexicon:
     return Lexicon.load(_path(config.cache.lexicon_path), registry)
 
 
-def make_llm(config: Config, profile: Optional[PromptProfile] = None) -> OllamaChat:
-    """The ``OllamaChat`` of ``ollama.*``; logs the host and where it came from.
+def make_llm(config: Config, profile: Optional[PromptProfile] = None
+             ) -> Union[OllamaChat, 'OpenAIChat']:
+    """The LLM client ``llm.backend`` asks for; logs the server and where it came from.
 
-    llm_node and a worker built from the same configuration send the same prompt version
-    and options, and so compute the same coalescing keys.
+    'ollama': an ``OllamaChat`` of ``ollama.*``. 'openai': an ``OpenAIChat`` on
+    ``llm.base_url`` with ``llm.api_key`` (its source is logged, never the key), the model,
+    timeouts and sampling of ``ollama.*``. llm_node and a worker built from the same
+    configuration send the same prompt version and options, and so compute the same
+    coalescing keys.
     """
-    o = config.ollama
+    o, profile = config.ollama, profile or prompt_profile(config)
+    if config.llm.backend == 'openai':
+        from claudia_llm.core.llm.openai_chat import OpenAIChat
+        log.info('OpenAI-compatible server at %s (from %s), model %s, API key from %s',
+                 config.llm.base_url, config.base_url_source, o.model, config.api_key_source)
+        return OpenAIChat(config.llm.base_url, o.model, profile, api_key=config.llm.api_key,
+                          timeout_s=o.timeout_s, connect_timeout_s=o.connect_timeout_s,
+                          options=o.openai_options())
     log.info('Ollama at %s (from %s), model %s', o.host, config.ollama_host_source, o.model)
-    return OllamaChat(o.host, o.model, profile or prompt_profile(config),
-                      keep_alive=o.keep_alive, timeout_s=o.timeout_s,
-                      connect_timeout_s=o.connect_timeout_s, options=o.options())
+    return OllamaChat(o.host, o.model, profile, keep_alive=o.keep_alive,
+                      timeout_s=o.timeout_s, connect_timeout_s=o.connect_timeout_s,
+                      options=o.options())
 
 
 def make_redis_clients(config: Config, block_s: float = BLOCK_S) -> Tuple[Any, Any]:
@@ -131,7 +145,7 @@ def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: 
 
     Args:
         config: llm_node's configuration (``scheduler``, ``ollama``, ``redis``).
-        llm: ``core.llm.OllamaChat``.
+        llm: the ``OllamaChat`` or ``OpenAIChat`` of ``make_llm``.
         redis: the commands client of ``make_redis_clients`` (not closed here); None for
             the in-process scheduler only.
         blocking_redis: its blocking client (not closed here).
@@ -174,7 +188,7 @@ def make_worker(config: Config, llm: Any, redis: Any, blocking_redis: Any,
 
     Args:
         config: llm_node's configuration (``ollama``, ``redis.key_prefix``, ``scheduler``).
-        llm: the ``OllamaChat`` of ``make_llm``.
+        llm: the ``OllamaChat`` or ``OpenAIChat`` of ``make_llm``.
         redis: the commands client of ``make_redis_clients`` (not closed here).
         blocking_redis: its blocking client, used only by this worker (not closed here).
         name: consumer name, unique among workers.

@@ -8,7 +8,7 @@ in a test, not at run time. Field names are the parameter names without their pr
 every field a row. A value changed at run time gives a new ``Config`` (``with_changes``).
 """
 from dataclasses import dataclass, fields, replace
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import settings
 
@@ -34,11 +34,25 @@ class OllamaConfig:
         return {'temperature': self.temperature, 'seed': self.seed,
                 'num_predict': self.num_predict, 'num_ctx': self.num_ctx}
 
+    def openai_options(self) -> Dict[str, Any]:
+        """The same pinned sampling as OpenAI request fields (``llm.backend`` openai)."""
+        return {'temperature': self.temperature, 'seed': self.seed,
+                'max_tokens': self.num_predict}
+
 
 @dataclass(frozen=True)
 class LLMConfig:
-    """``llm.*``: how LLM answers are used (streamed or whole)."""
+    """``llm.*``: which server protocol the LLM tier speaks, and how answers are used.
 
+    ``ollama.model``, the timeouts and the sampling options apply to both backends;
+    ``ollama.keep_alive`` and ``ollama.num_ctx`` to Ollama only (an OpenAI-compatible
+    server sets them when it starts, e.g. ``llama-server -c``). ``stream_actions``: streamed
+    answers (actions published when their list closes, the reply in pieces) or whole ones.
+    """
+
+    backend: str
+    base_url: str  # resolved: parameter > OPENAI_BASE_URL > default (Config.base_url_source)
+    api_key: str  # resolved: parameter > OPENAI_API_KEY > a dummy (Config.api_key_source)
     stream_actions: bool
 
 
@@ -197,7 +211,9 @@ class Config:
     """Every parameter of one node as typed groups (see the module docstring).
 
     Names the node does not declare (e.g. ``cache.*`` for diagnostics_node) hold the
-    other node's defaults. ``ollama_host_source`` says where ``ollama.host`` came from.
+    other node's defaults. ``ollama_host_source``, ``base_url_source`` and
+    ``api_key_source`` say where ``ollama.host``, ``llm.base_url`` and ``llm.api_key``
+    came from.
     """
 
     node: str
@@ -216,6 +232,14 @@ class Config:
     execution: ExecutionConfig
     sim: SimConfig
     ollama_host_source: str = 'parameter ollama.host'
+    base_url_source: str = 'parameter llm.base_url'
+    api_key_source: str = 'parameter llm.api_key'
+
+    def llm_server(self) -> Tuple[str, str]:
+        """``(URL, where it came from)`` of the server ``llm.backend`` talks to (for logs)."""
+        if self.llm.backend == 'openai':
+            return self.llm.base_url, self.base_url_source
+        return self.ollama.host, self.ollama_host_source
 
     def value(self, name: str) -> Any:
         """The value of one dotted parameter name, e.g. ``'cache.semantic_threshold'``."""
@@ -245,7 +269,8 @@ def config_from(values: Mapping[str, Any], node: str = 'llm_node',
     """Check ``values`` (``{dotted name: value}``, missing names take defaults) once.
 
     ``ollama.host`` '' resolves to ``OLLAMA_HOST`` from ``environ`` (default
-    ``os.environ``), else Ollama's default (``settings.ollama_host``).
+    ``os.environ``), else Ollama's default (``settings.ollama_host``); ``llm.base_url``
+    and ``llm.api_key`` to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the same way.
 
     Raises:
         ConfigError: unknown name for ``node``, wrong type, or a value outside its bounds.
@@ -256,13 +281,17 @@ def config_from(values: Mapping[str, Any], node: str = 'llm_node',
     merged.update(settings.defaults(node))
     for name, value in values.items():
         merged[name] = settings.check(node, name, value)
-    host, source = settings.ollama_host(merged['ollama.host'], environ)
-    merged['ollama.host'] = host
+    merged['ollama.host'], source = settings.ollama_host(merged['ollama.host'], environ)
+    merged['llm.base_url'], url_source = settings.openai_base_url(merged['llm.base_url'],
+                                                                  environ)
+    merged['llm.api_key'], key_source = settings.openai_api_key(merged['llm.api_key'],
+                                                                environ)
     by_group = {prefix: {} for prefix in GROUPS}
     for name, value in merged.items():
         group, _, field = name.partition('.')
         by_group[group][field] = value
-    return Config(node=node, ollama_host_source=source,
+    return Config(node=node, ollama_host_source=source, base_url_source=url_source,
+                  api_key_source=key_source,
                   **{prefix: cls(**by_group[prefix]) for prefix, cls in GROUPS.items()})
 
 

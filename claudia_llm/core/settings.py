@@ -29,6 +29,11 @@ from .paths import config_dir
 
 DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434'
 """Ollama's own default address, used when neither ``ollama.host`` nor OLLAMA_HOST is set."""
+DEFAULT_OPENAI_BASE_URL = 'http://127.0.0.1:8080/v1'
+"""llama.cpp ``llama-server``'s default API root, when neither ``llm.base_url`` nor
+OPENAI_BASE_URL is set (vLLM listens on 8000, LM Studio on 1234)."""
+DEFAULT_OPENAI_API_KEY = 'sk-no-key-required'
+"""Sent when neither ``llm.api_key`` nor OPENAI_API_KEY is set: local servers ignore it."""
 
 LIVE = 'live'
 """Row marker: llm_node applies a change of this parameter while running."""
@@ -57,7 +62,15 @@ def _params(*rows) -> 'OrderedDict[str, Param]':
 
 _COMMON = (
     ('ollama.host', '', 'Ollama base URL; empty = $OLLAMA_HOST, else http://127.0.0.1:11434.'),
-    ('ollama.model', 'qwen2.5:7b', 'Ollama model tag used for every LLM request.'),
+    ('ollama.model', 'qwen2.5:7b', 'Model of every LLM request: the Ollama tag, or the '
+     'model id an OpenAI-compatible server serves (llm.backend openai).'),
+    ('llm.backend', 'ollama', 'LLM server protocol: ollama (/api/chat) or openai (an '
+     'OpenAI-compatible /v1/chat/completions: llama-server, vLLM, trtllm-serve, MLC, LM Studio).',
+     ('ollama', 'openai')),
+    ('llm.base_url', '', 'API root of the OpenAI-compatible server (llm.backend openai); '
+     'empty = $OPENAI_BASE_URL, else http://127.0.0.1:8080/v1.'),
+    ('llm.api_key', '', 'Bearer key for the OpenAI-compatible server; empty = '
+     '$OPENAI_API_KEY, else a dummy (local servers ignore it).'),
     ('redis.url', 'redis://127.0.0.1:6379/0', 'Redis URL for caches and the request queue.'),
     ('topics.response', 'claudia/response', 'Topic of the per-utterance JSON records.'),
     ('qos.response_depth', 1000, 'History depth of the response topic (records), messages.',
@@ -178,7 +191,7 @@ DIAGNOSTICS_NODE = _params(
      (1.0, 86400.0)),
     ('diagnostics.p95_warn_ms', 2500.0, 'WARN when a source p95 latency exceeds this, ms.',
      (0.0, 10 ** 7), LIVE),
-    ('diagnostics.health_timeout_s', 0.5, 'Timeout of each Ollama / Redis health probe, s.',
+    ('diagnostics.health_timeout_s', 0.5, 'Timeout of each LLM server / Redis health probe, s.',
      (0.05, 60.0)),
     ('diagnostics.prometheus_port', 0, 'Serve Prometheus text on this port (0 = off).',
      (0, 65535)),
@@ -232,12 +245,44 @@ def ollama_host(value: str, environ: Optional[Mapping[str, str]] = None) -> Tupl
         ``(host, source)``, source one of ``'parameter ollama.host'``,
         ``'environment OLLAMA_HOST'``, ``'default'``.
     """
+    return _resolve(value, 'ollama.host', 'OLLAMA_HOST', DEFAULT_OLLAMA_HOST, environ)
+
+
+def openai_base_url(value: str, environ: Optional[Mapping[str, str]] = None
+                    ) -> Tuple[str, str]:
+    """The OpenAI-compatible API root and where it came from: parameter > environment > default.
+
+    Args:
+        value: the ``llm.base_url`` parameter ('' = not set).
+        environ: the environment (default ``os.environ``); its ``OPENAI_BASE_URL`` is used
+            as the openai SDK uses it.
+
+    Returns:
+        ``(url, source)``, source one of ``'parameter llm.base_url'``,
+        ``'environment OPENAI_BASE_URL'``, ``'default'``.
+    """
+    return _resolve(value, 'llm.base_url', 'OPENAI_BASE_URL', DEFAULT_OPENAI_BASE_URL, environ)
+
+
+def openai_api_key(value: str, environ: Optional[Mapping[str, str]] = None
+                   ) -> Tuple[str, str]:
+    """The API key and where it came from: ``llm.api_key`` > ``OPENAI_API_KEY`` > a dummy.
+
+    Returns:
+        ``(key, source)``, source one of ``'parameter llm.api_key'``,
+        ``'environment OPENAI_API_KEY'``, ``'default'`` (log the source, never the key).
+    """
+    return _resolve(value, 'llm.api_key', 'OPENAI_API_KEY', DEFAULT_OPENAI_API_KEY, environ)
+
+
+def _resolve(value: str, name: str, variable: str, default: str,
+             environ: Optional[Mapping[str, str]]) -> Tuple[str, str]:
     if value:
-        return value, 'parameter ollama.host'
-    env = (os.environ if environ is None else environ).get('OLLAMA_HOST', '').strip()
+        return value, 'parameter ' + name
+    env = (os.environ if environ is None else environ).get(variable, '').strip()
     if env:
-        return env, 'environment OLLAMA_HOST'
-    return DEFAULT_OLLAMA_HOST, 'default'
+        return env, 'environment ' + variable
+    return default, 'default'
 
 
 def defaults(node: str) -> Dict[str, Any]:

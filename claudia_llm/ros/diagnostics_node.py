@@ -23,7 +23,7 @@ from std_msgs.msg import String
 from claudia_llm.core import diagnostics as report
 from claudia_llm.core import settings as settings_table
 from claudia_llm.core.config import config_from
-from claudia_llm.core.health import HealthMonitor, ollama_healthy, redis_healthy, safe_url
+from claudia_llm.core.health import HealthMonitor, llm_probe, redis_healthy, safe_url
 from claudia_llm.core.latency import (
     LatencyWindow,
     queue_depth_of,
@@ -58,8 +58,8 @@ class DiagnosticsNode(Node):
         super().__init__(node_name, namespace=namespace)
         s = self.settings = declare_all(self, 'diagnostics_node', parameter_overrides)
         self.config = config_from(s, 'diagnostics_node')
-        self.get_logger().info('probing Ollama at %s (from %s)' % (
-            self.config.ollama.host, self.config.ollama_host_source))
+        self.get_logger().info('probing the %s server at %s (from %s)' % (
+            (self.config.llm.backend,) + self.config.llm_server()))
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.window = LatencyWindow(s['diagnostics.window_s'])
         self.ignored_messages = 0
@@ -67,8 +67,7 @@ class DiagnosticsNode(Node):
         self.redis_status = {}  # llm_node's breaker, from the newest record
         timeout_s = s['diagnostics.health_timeout_s']
         self.health = HealthMonitor({
-            'ollama': functools.partial(ollama_healthy, self.config.ollama.host, timeout_s,
-                                        s['ollama.model']),
+            'ollama': llm_probe(self.config, timeout_s),  # task name kept for any backend
             'redis': functools.partial(redis_healthy, s['redis.url'], timeout_s),
         }, period_s=s['diagnostics.period_s'])
         self.metrics = None
@@ -112,7 +111,7 @@ class DiagnosticsNode(Node):
                  for source, st in stats.items()]
         health = self.health.results()
         now = self.health.clock()
-        found.append(report.health_report('ollama', self.config.ollama.host,
+        found.append(report.health_report('ollama', self.config.llm_server()[0],
                                           health['ollama'], now))
         redis = report.health_report('redis', safe_url(self.settings['redis.url']),
                                      health['redis'], now)

@@ -86,8 +86,8 @@ class LlmNode(Node):
         # Registered after declare_all: its own overrides are start-up values, not changes.
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.get_logger().info('ready: listening on %s (model %s at %s from %s, redis %s)' % (
-            utterance_topic, s['ollama.model'], self.config.ollama.host,
-            self.config.ollama_host_source, safe_url(s['redis.url'])))
+            (utterance_topic, s['ollama.model']) + self.config.llm_server()
+            + (safe_url(s['redis.url']),)))
         self._stopped = False
         self.peers_seen = 1  # publishers of the response topic at the last check, us included
         self.peer_checks = 0  # checks done so far

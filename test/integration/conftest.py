@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from backends import BACKENDS
 
 from claudia_llm.testing.redis_server import RedisServer, free_port
 
@@ -61,6 +62,13 @@ def ollama_server_factory():
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope='module', params=BACKENDS)
+def llm_backend(request):
+    """'ollama' or 'openai': an LLM-path test taking this runs once per ``llm.backend``,
+    against the same test server (``backends.py`` builds clients and node parameters)."""
+    return request.param
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 import rclpy
+from backends import base_url, node_overrides
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -200,12 +201,13 @@ def test_latency_statuses_warn_and_unreachable_dependencies(ros, node_params):
     assert st['diagnostics_node: summary'].level == DiagnosticStatus.ERROR
 
 
-def test_reachable_dependencies_are_ok_and_redis_outage_is_seen(ros, node_params, redis_server):
+def test_reachable_dependencies_are_ok_and_redis_outage_is_seen(ros, node_params, redis_server,
+                                                                llm_backend):
     topic = '/diag_test/response_b'
     with OllamaTestServer() as ollama_server:
-        ros(DiagnosticsNode(node_params(topic, **{'redis.url': redis_server.url,
-                                                  'ollama.host': ollama_server.url}),
-                            node_name='diag_deps'))
+        ros(DiagnosticsNode(node_params(topic, **dict(
+            {'redis.url': redis_server.url}, **node_overrides(llm_backend, ollama_server.url))),
+            node_name='diag_deps'))
         harness = ros(Harness(topic))
 
         def level_of(dependency, level):
@@ -217,6 +219,8 @@ def test_reachable_dependencies_are_ok_and_redis_outage_is_seen(ros, node_params
         assert values(redis_ok)['target'] == redis_server.url
         ollama_ok = wait_for(level_of('ollama', DiagnosticStatus.OK), 'ollama OK')
         assert values(ollama_ok)['reachable'] == 'true'
+        assert values(ollama_ok)['target'] == base_url(llm_backend, ollama_server.url)
+        assert ('served: qwen2.5:7b' in ollama_ok.message) is (llm_backend == 'openai')
         summary = wait_for(level_of('summary', DiagnosticStatus.OK), 'summary OK')
         assert values(summary)['samples'] == '0'
         redis_server.stop()

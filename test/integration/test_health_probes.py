@@ -1,7 +1,9 @@
-"""core.health probes against a real redis-server and the Ollama-protocol test server."""
+"""core.health probes against a real redis-server and the test server (both protocols)."""
 import pytest
+from backends import base_url
 
-from claudia_llm.core.health import ollama_healthy, redis_healthy
+from claudia_llm.core.config import config_from
+from claudia_llm.core.health import llm_probe, ollama_healthy, openai_healthy, redis_healthy
 from claudia_llm.testing.ollama_server import OllamaTestServer
 
 
@@ -23,9 +25,15 @@ async def test_redis_password_is_not_shown(closed_port):
 
 
 @pytest.mark.asyncio
-async def test_ollama_refused(closed_port):
-    ok, message = await ollama_healthy('http://127.0.0.1:%d' % closed_port, 0.5)
-    assert not ok and 'ConnectionError' in message
+async def test_llm_server_refused(closed_port, llm_backend):
+    probe = llm_probe(_config(llm_backend, 'http://127.0.0.1:%d' % closed_port), 0.5)
+    ok, message = await probe()
+    assert not ok and 'ConnectionError' in message and str(closed_port) in message
+
+
+def _config(backend, url):
+    return config_from({'llm.backend': backend, 'ollama.host': url,
+                        'llm.base_url': base_url(backend, url)}, environ={})
 
 
 @pytest.mark.asyncio
@@ -37,6 +45,18 @@ async def test_ollama_test_server_answers_and_reports_loaded_models():
         await _chat_once(server.url)
         ok, message = await ollama_healthy(server.url, 2.0, model='qwen2.5:7b')
         assert ok and message.endswith('qwen2.5:7b loaded')
+
+
+@pytest.mark.asyncio
+async def test_openai_test_server_lists_its_models_and_wants_no_real_key():
+    async with OllamaTestServer(models=('qwen2.5:7b',)) as server:
+        probe = llm_probe(_config('openai', server.url), 2.0)
+        assert await probe() == (True, 'ok; served: qwen2.5:7b; qwen2.5:7b served')
+        ok, message = await openai_healthy(server.url + '/v1', 2.0, model='llama3:8b',
+                                           api_key='sk-anything')
+        assert ok and message.endswith('llama3:8b not listed')
+        ok, message = await openai_healthy(server.url + '/nowhere', 2.0)
+        assert not ok and 'HTTP 404' in message
 
 
 async def _chat_once(url):
@@ -60,6 +80,7 @@ def silent_port():
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize('probe,url', [(ollama_healthy, 'http://127.0.0.1:%d'),
+                                       (openai_healthy, 'http://127.0.0.1:%d/v1'),
                                        (redis_healthy, 'redis://127.0.0.1:%d/0')])
 async def test_a_silent_server_gives_a_bounded_failure(probe, url, silent_port):
     ok, message = await probe(url % silent_port, 0.3)

@@ -1,9 +1,14 @@
-"""llm_node end to end over real DDS, a real redis-server and the Ollama test server."""
+"""llm_node end to end over real DDS, a real redis-server and the test server.
+
+Every test runs once per ``llm.backend`` (Ollama's ``/api/chat``, an OpenAI-compatible
+``/v1/chat/completions``), each with a server and Redis key prefix of its own.
+"""
 import json
 import time
 from pathlib import Path
 
 import pytest
+from backends import chat_requests, node_overrides
 from rclpy.serialization import serialize_message
 from stack import Stack
 from std_msgs.msg import String
@@ -33,7 +38,7 @@ SCRIPT = {'rules': [
 
 
 @pytest.fixture(scope='module')
-def ollama(tmp_path_factory):
+def ollama(llm_backend):
     from claudia_llm.testing.ollama_server import OllamaTestServer
     server = OllamaTestServer(slots=1, script=SCRIPT)
     server.start()
@@ -42,10 +47,11 @@ def ollama(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def stack(redis_module, ollama):
-    s = Stack({'redis.url': redis_module.url, 'ollama.host': ollama.url,
-               'ollama.timeout_s': 2.0, 'safety.cooldown_s': 0.0,
-               'scheduler.backend': 'redis'})
+def stack(redis_module, ollama, llm_backend):
+    s = Stack(dict({'redis.url': redis_module.url, 'redis.key_prefix': 'c-' + llm_backend,
+                    'ollama.timeout_s': 2.0, 'safety.cooldown_s': 0.0,
+                    'scheduler.backend': 'redis'}, **node_overrides(llm_backend, ollama.url)))
+    s.llm_server = ollama
     yield s
     s.close()
 
@@ -65,16 +71,12 @@ def test_new_utterance_goes_to_the_llm_and_its_repeat_hits_the_exact_cache(stack
     assert second['source'] == 'exact' and second['intent'] == ['WiggleHips']
     assert second['latency_ms']['total'] < first['latency_ms']['total']
     sent = [r for r in stack_requests(stack) if r == 'do a little victory shimmy']
-    assert len(sent) == 1, 'the repeat must not reach Ollama'
+    assert len(sent) == 1, 'the repeat must not reach the LLM'
 
 
 def stack_requests(stack):
-    ollama_url = stack.node.settings['ollama.host']
-    import httpx
-    log = httpx.get(ollama_url + '/_test/requests', timeout=5).json()
-    entries = log['requests'] if isinstance(log, dict) else log
-    return [e['messages'][-1]['content'] for e in entries
-            if e.get('endpoint', '/api/chat') == '/api/chat' and e.get('messages')]
+    """The user texts of every chat request the stack's LLM server has seen."""
+    return [e['messages'][-1]['content'] for e in chat_requests(stack.llm_server.requests())]
 
 
 def test_time_dependent_answers_are_never_cached(stack):

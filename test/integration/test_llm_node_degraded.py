@@ -1,9 +1,10 @@
-"""llm_node starts and answers with no Ollama, and with no Redis, at start-up; and it
-warns when another llm_node answers on the same topics."""
+"""llm_node starts and answers with no LLM server (either backend), and with no Redis, at
+start-up; and it warns when another llm_node answers on the same topics."""
 import time
 
 import pytest
 import rclpy
+from backends import node_overrides
 from rclpy.executors import SingleThreadedExecutor
 from stack import Stack
 
@@ -12,9 +13,9 @@ from claudia_llm.ros.llm_node import LlmNode
 
 
 @pytest.fixture
-def no_ollama_stack(redis_server, closed_port):
-    s = Stack({'redis.url': redis_server.url,
-               'ollama.host': 'http://127.0.0.1:%d' % closed_port})
+def no_ollama_stack(redis_server, closed_port, llm_backend):
+    s = Stack(dict({'redis.url': redis_server.url},
+                   **node_overrides(llm_backend, 'http://127.0.0.1:%d' % closed_port)))
     yield s
     s.close()
 
@@ -28,9 +29,11 @@ def test_without_ollama_commands_work_and_the_rest_says_it_cannot_think(no_ollam
     assert record['reply'] == "Sorry, I can't think right now."
 
 
-def test_without_redis_at_start_the_node_answers_from_memory(ollama_server, closed_port):
-    s = Stack({'redis.url': 'redis://127.0.0.1:%d/0' % closed_port,
-               'ollama.host': ollama_server.url, 'redis.connect_timeout_s': 0.2})
+def test_without_redis_at_start_the_node_answers_from_memory(ollama_server, closed_port,
+                                                             llm_backend):
+    s = Stack(dict({'redis.url': 'redis://127.0.0.1:%d/0' % closed_port,
+                    'redis.connect_timeout_s': 0.2},
+                   **node_overrides(llm_backend, ollama_server.url)))
     try:
         assert s.ask('立って')['intent'] == ['StandUp']
         record = s.ask('what is your favourite toy')

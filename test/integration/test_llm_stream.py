@@ -3,9 +3,11 @@
 The Ollama-protocol test server runs at Orin-like rates (prefill 400 tokens/s, decode 25
 tokens/s, one chunk per Qwen2.5 token), so the action list closes about a second before
 the answer ends. Both scheduler paths: in process (``memory``) and the Redis streams with
-the in-node worker (``redis``).
+the in-node worker (``redis``); each with both ``llm.backend`` values (``/api/chat`` and
+``/v1/chat/completions`` on the same server).
 """
 import pytest
+from backends import node_overrides
 from stack import Stack
 
 from claudia_llm.testing.ollama_server import OllamaTestServer
@@ -31,11 +33,12 @@ def ollama():
 
 
 @pytest.fixture(scope='module', params=['memory'])
-def stack(request, redis_module, ollama):
-    s = Stack({'redis.url': redis_module.url, 'ollama.host': ollama.url,
-               'ollama.timeout_s': 20.0, 'scheduler.deadline_s': 30.0,
-               'safety.cooldown_s': 0.0, 'safety.stale_after_s': 0.0,
-               'scheduler.backend': request.param})
+def stack(request, redis_module, ollama, llm_backend):
+    s = Stack(dict({'redis.url': redis_module.url, 'ollama.timeout_s': 20.0,
+                    'redis.key_prefix': 'c-%s-%s' % (request.param, llm_backend),
+                    'scheduler.deadline_s': 30.0, 'safety.cooldown_s': 0.0,
+                    'safety.stale_after_s': 0.0, 'scheduler.backend': request.param},
+                   **node_overrides(llm_backend, ollama.url)))
     yield s
     s.close()
 

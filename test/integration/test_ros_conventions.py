@@ -145,3 +145,20 @@ def test_ollama_host_comes_from_the_environment_when_the_parameter_is_empty(
     assert stack.node.config.ollama_host_source == 'environment OLLAMA_HOST'
     record = stack.ask('あなたの好きな季節はいつですか')
     assert record['source'] == 'llm' and ollama_server.requests()
+
+
+def test_openai_base_url_and_key_come_from_the_environment_when_the_parameters_are_empty(
+        make_stack, monkeypatch, redis_server, ollama_server):
+    monkeypatch.setenv('OPENAI_BASE_URL', ollama_server.url + '/v1')
+    monkeypatch.setenv('OPENAI_API_KEY', 'sk-from-env')
+    stack = make_stack({'redis.url': redis_server.url, 'llm.backend': 'openai',
+                        'llm.base_url': '', 'llm.api_key': '', 'ollama.warmup': False,
+                        'cache.semantic_enabled': False})
+    config = stack.node.config
+    assert config.llm_server() == (ollama_server.url + '/v1', 'environment OPENAI_BASE_URL')
+    assert (config.llm.api_key, config.api_key_source) == (
+        'sk-from-env', 'environment OPENAI_API_KEY')
+    assert stack.node.engine.llm.base_url == ollama_server.url + '/v1'
+    record = stack.ask('あなたの好きな季節はいつですか')
+    assert record['source'] == 'llm'
+    assert [e['endpoint'] for e in ollama_server.requests()] == ['/v1/chat/completions']

@@ -1,8 +1,9 @@
-"""The LLM queue in Redis streams against a real redis-server and the Ollama test server.
+"""The LLM queue in Redis streams against a real redis-server and the test server.
 
 Workers run in process (``LLMWorker``) or as ``python -m claudia_llm.worker_main``
 processes; the test server records every request it saw, so "reached the LLM" and "in
-flight at once" are checked from its log, not from timings.
+flight at once" are checked from its log, not from timings. Every test runs once per
+``llm.backend`` (the server's ``backend`` says which one its clients speak).
 """
 import asyncio
 import collections
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from backends import node_overrides
 
 from claudia_llm.core import build
 from claudia_llm.core import settings as settings_mod
@@ -36,12 +38,13 @@ BOUND_S = 30.0  # upper bound of any wait here; reaching it fails the test
 
 
 @pytest.fixture
-def ollama_factory():
+def ollama_factory(llm_backend):
     servers = []
 
     def start(slots=1, service_time_s=0.1, script=None):
         server = OllamaTestServer(slots=slots, service_time_s=service_time_s, script=script)
         server.start()
+        server.backend = llm_backend
         servers.append(server)
         return server
 
@@ -51,15 +54,15 @@ def ollama_factory():
 
 
 def make_llm(settings):
-    """The OllamaChat llm_node and ``claudia-llm worker`` build from these settings."""
+    """The LLM client llm_node and ``claudia-llm worker`` build from these settings."""
     return build.make_llm(config_from(settings))
 
 
 def make_settings(redis_server, ollama, **over):
     values = settings_mod.defaults('llm_node')
-    values.update({'redis.url': redis_server.url, 'ollama.host': ollama.url,
-                   'ollama.warmup': False, 'scheduler.claim_idle_s': 1.0,
-                   'redis.retry_interval_s': 0.2})
+    values.update({'redis.url': redis_server.url, 'ollama.warmup': False,
+                   'scheduler.claim_idle_s': 1.0, 'redis.retry_interval_s': 0.2})
+    values.update(node_overrides(ollama.backend, ollama.url))
     values.update({k.replace('__', '.'): v for k, v in over.items()})
     return values
 
@@ -118,7 +121,8 @@ def spawn_worker(tmp_path, settings, name, slots=1):
     log = open(tmp_path / ('%s.log' % name), 'w')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'claudia_llm.worker_main', '--redis-url', settings['redis.url'],
-         '--ollama-host', settings['ollama.host'], '--slots', str(slots), '--name', name,
+         '--ollama-host', settings['ollama.host'], '--llm-backend', settings['llm.backend'],
+         '--base-url', settings['llm.base_url'], '--slots', str(slots), '--name', name,
          '--claim-idle-s', str(settings['scheduler.claim_idle_s']), '--no-warmup',
          '--drain-s', '3'],
         cwd=str(REPO), stdout=subprocess.PIPE, stderr=log, text=True)

@@ -152,3 +152,16 @@ def test_worker_options_and_the_environment_resolve_the_ollama_host(tmp_path):
     config = worker_main.config_from_args(args, env)
     assert (config.ollama.host, config.ollama_host_source) == (
         'http://orin:11434', 'parameter ollama.host')
+
+
+def test_worker_options_pick_the_openai_backend_and_its_base_url():
+    from claudia_llm import worker_main
+    env = {'OPENAI_BASE_URL': 'http://vllm-box:8000/v1'}
+    args = worker_main._parser().parse_args(['--llm-backend', 'openai'])
+    config = worker_main.config_from_args(args, env)
+    assert config.llm.backend == 'openai'
+    assert config.llm_server() == ('http://vllm-box:8000/v1', 'environment OPENAI_BASE_URL')
+    args = worker_main._parser().parse_args(['--llm-backend', 'openai',
+                                             '--base-url', 'http://orin:8080/v1'])
+    assert worker_main.config_from_args(args, env).llm_server() == (
+        'http://orin:8080/v1', 'parameter llm.base_url')

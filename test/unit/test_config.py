@@ -38,6 +38,8 @@ def test_defaults_build_a_config_that_gives_the_values_back(node):
     expected = settings.defaults(node)
     if 'ollama.host' in expected:  # go2_simulator and http_bridge declare no ollama.*
         expected['ollama.host'] = settings.DEFAULT_OLLAMA_HOST
+        expected['llm.base_url'] = settings.DEFAULT_OPENAI_BASE_URL
+        expected['llm.api_key'] = settings.DEFAULT_OPENAI_API_KEY
     assert values == expected
 
 
@@ -90,6 +92,44 @@ def test_ollama_host_is_parameter_then_environment_then_default(param, env, host
     assert (cfg.ollama.host, cfg.ollama_host_source) == (host, source)
     diag = config.config_from({'ollama.host': param}, 'diagnostics_node', environ=env)
     assert (diag.ollama.host, diag.ollama_host_source) == (host, source)
+
+
+@pytest.mark.parametrize('param, env, url, source', [
+    ('http://param:1/v1', {'OPENAI_BASE_URL': 'http://env:2/v1'}, 'http://param:1/v1',
+     'parameter llm.base_url'),
+    ('', {'OPENAI_BASE_URL': 'http://env:2/v1'}, 'http://env:2/v1',
+     'environment OPENAI_BASE_URL'),
+    ('', {'OPENAI_BASE_URL': ' '}, settings.DEFAULT_OPENAI_BASE_URL, 'default'),
+    ('', {'OLLAMA_HOST': 'http://env:2'}, settings.DEFAULT_OPENAI_BASE_URL, 'default'),
+])
+def test_openai_base_url_is_parameter_then_environment_then_default(param, env, url, source):
+    for node in ('llm_node', 'diagnostics_node'):
+        cfg = config.config_from({'llm.backend': 'openai', 'llm.base_url': param}, node,
+                                 environ=env)
+        assert (cfg.llm.base_url, cfg.base_url_source) == (url, source)
+        assert cfg.llm_server() == (url, source)
+
+
+@pytest.mark.parametrize('param, env, key, source', [
+    ('sk-param', {'OPENAI_API_KEY': 'sk-env'}, 'sk-param', 'parameter llm.api_key'),
+    ('', {'OPENAI_API_KEY': 'sk-env'}, 'sk-env', 'environment OPENAI_API_KEY'),
+    ('', {}, settings.DEFAULT_OPENAI_API_KEY, 'default'),
+])
+def test_openai_api_key_is_parameter_then_environment_then_a_dummy(param, env, key, source):
+    cfg = config.config_from({'llm.api_key': param}, environ=env)
+    assert (cfg.llm.api_key, cfg.api_key_source) == (key, source)
+
+
+def test_the_backend_is_checked_and_picks_the_server_the_logs_name():
+    cfg = config.config_from({'ollama.host': 'http://o:1', 'llm.base_url': 'http://v:2/v1'},
+                             environ={})
+    assert cfg.llm.backend == 'ollama'
+    assert cfg.llm_server() == ('http://o:1', 'parameter ollama.host')
+    assert cfg.with_changes({'llm.backend': 'openai'}).llm_server() == (
+        'http://v:2/v1', 'parameter llm.base_url')
+    with pytest.raises(ConfigError, match='llm.backend must be one of'):
+        config.config_from({'llm.backend': 'vllm'}, environ={})
+    assert cfg.ollama.openai_options() == {'temperature': 0.0, 'seed': 42, 'max_tokens': 160}
 
 
 def test_the_live_rows_are_the_ones_llm_node_applies():

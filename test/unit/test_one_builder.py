@@ -1,7 +1,8 @@
 """Clients, caches and schedulers are constructed in ``core.build`` only (plain ``ast``).
 
 The exceptions, each for a reason: ``ollama_transport`` makes the ``ollama.AsyncClient``
-(the health probe, below ``core.llm``, needs it too); ``redis_conn`` defines ``make_redis``;
+and ``openai_transport`` the ``openai.AsyncOpenAI`` (the health probes, below ``core.llm``,
+need them too); ``redis_conn`` defines ``make_redis``;
 the health probe opens its own short-lived Redis connection; ``ros.runner`` deletes an
 isolated run's keys with a synchronous client after the nodes are gone.
 """
@@ -12,7 +13,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / 'claudia_llm'
 
 ALLOWED = {
     'OllamaChat': {'core/build.py'},
+    'OpenAIChat': {'core/build.py'},
     'AsyncClient': {'core/ollama_transport.py'},
+    'AsyncOpenAI': {'core/openai_transport.py'},
     'make_redis': {'core/build.py', 'core/health.py'},
     'from_url': {'core/redis_conn.py', 'ros/runner.py', 'worker_main.py'},
     'FailoverStore': {'core/build.py'},
@@ -41,7 +44,8 @@ def constructions():
 def test_clients_caches_and_schedulers_are_built_in_core_build_only():
     found = list(constructions())
     assert {name for name, _, _ in found} >= {'OllamaChat', 'make_redis', 'SemanticCache',
-                                              'LLMWorker', 'AsyncClient'}
+                                              'LLMWorker', 'AsyncClient', 'OpenAIChat',
+                                              'AsyncOpenAI'}
     elsewhere = ['%s:%d builds %s' % (path, line, name) for name, path, line in found
                  if path not in ALLOWED[name]]
     assert elsewhere == []
