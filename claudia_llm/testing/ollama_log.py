@@ -6,7 +6,9 @@ Entry fields: id, endpoint, model, messages, prompt, format, options, keep_alive
 arrival_s / start_s / end_s (seconds since server start), outcome ('ok', 'error', 'busy',
 'cancelled' when the client went away mid-request, 'hang', 'endless', 'load', 'unload'),
 status, rule (index of the script rule or None), prompt_eval_count, eval_count, content,
-openai (a ``/v1/chat/completions`` request's fields but its messages, else None).
+openai (a ``/v1/chat/completions`` request's fields but its messages, else None), and
+``disconnect_s`` (seconds since server start) when the client went away mid-request
+('cancelled' or 'disconnected'): when the server saw the connection close.
 """
 import threading
 import time
@@ -55,6 +57,12 @@ class RequestLog:
             entry['outcome'] = outcome
             if ended:
                 entry['end_s'] = self._now()
+            if outcome == 'cancelled':
+                entry.setdefault('disconnect_s', self._now())
+
+    def monotonic_of(self, server_s: float) -> float:
+        """``time.monotonic()`` of a log time (seconds since server start), same process."""
+        return self._t0 + server_s
 
     def _finish(self, entry: Dict[str, Any], outcome: str,
                 response: web.StreamResponse) -> web.StreamResponse:

@@ -6,6 +6,8 @@ the answer ends. Both scheduler paths: in process (``memory``) and the Redis str
 the in-node worker (``redis``); each with both ``llm.backend`` values (``/api/chat`` and
 ``/v1/chat/completions`` on the same server).
 """
+import time
+
 import pytest
 from backends import node_overrides
 from stack import Stack
@@ -19,7 +21,7 @@ SCRIPT = {'rules': [
         'kind': 'command'}},
     {'regex': '^tell a long story', 'content': {
         'actions': [{'name': 'Hello'}],
-        'reply': 'Once upon a time. ' * 12, 'kind': 'command'}},
+        'reply': 'Once upon a time. ' * 24, 'kind': 'command'}},
 ]}
 
 
@@ -32,20 +34,32 @@ def ollama():
     server.stop()
 
 
-@pytest.fixture(scope='module', params=['memory'])
+@pytest.fixture(scope='module', params=['memory', 'redis'])
 def stack(request, redis_module, ollama, llm_backend):
     s = Stack(dict({'redis.url': redis_module.url, 'ollama.timeout_s': 20.0,
                     'redis.key_prefix': 'c-%s-%s' % (request.param, llm_backend),
                     'scheduler.deadline_s': 30.0, 'safety.cooldown_s': 0.0,
                     'safety.stale_after_s': 0.0, 'scheduler.backend': request.param},
                    **node_overrides(llm_backend, ollama.url)))
+    s.backend = request.param
     yield s
     s.close()
+
+
+def wait_for(predicate, what, bound_s=20.0):
+    end = time.monotonic() + bound_s
+    while not predicate():
+        assert time.monotonic() < end, 'gave up waiting for ' + what
+        time.sleep(0.005)
 
 
 def test_actions_and_reply_pieces_arrive_before_the_record(stack):
     record = stack.ask('show the guests your manners %s' % id(stack), timeout_s=30.0)
     assert record['source'] == 'llm' and record['error'] is None
+    assert stack.node.engine.scheduler.__class__.__name__ == (
+        'InProcessScheduler' if stack.backend == 'memory' else 'FailoverScheduler')
+    if stack.backend == 'redis':
+        assert stack.node.engine.scheduler.mode == 'redis'
     arrivals = stack.arrivals_for(record['request_id'])
     kinds = [kind for _t, kind, _d in arrivals]
     assert kinds[0] == 'action' and kinds[-1] == 'response'
@@ -72,3 +86,33 @@ def test_cached_answers_publish_one_final_piece(stack):
     pieces = [d for _t, kind, d in stack.arrivals_for(record['request_id']) if kind == 'piece']
     assert pieces == [{'request_id': record['request_id'], 'seq': 0, 'text': record['reply'],
                        'final': True}]
+
+
+def test_a_stop_word_aborts_the_streaming_answer_and_the_server_sees_the_disconnect(
+        stack, ollama):
+    rid = 'story-%s-%d' % (stack.backend, time.time() * 1000)
+    stack.client.publish('tell a long story %s' % rid, rid)  # ~5 s of decoding
+    wait_for(lambda: any(k == 'action' for _t, k, _d in stack.arrivals_for(rid)),
+             "the story's actions")
+    stopped_at = time.monotonic()
+    stop = stack.ask('止まれ！')
+    assert stop['source'] == 'emergency'
+    record = stack.client.wait_for(rid, 20.0)
+    assert record['error']['code'] == 'cancelled' and record['reply'] == ''
+    assert 'Hello' in [a['name'] for a in record['actions']]  # published before the stop
+    # nothing of the aborted answer after the StopMove: only its record
+    stop_action = next(t for t, k, _d in stack.arrivals_for(stop['request_id'])
+                       if k == 'action')
+    assert [k for t, k, _d in stack.arrivals_for(rid) if t > stop_action] == ['response']
+
+    def story():
+        return [e for e in ollama.requests() if e['messages'] and rid in
+                e['messages'][-1]['content']][-1]
+
+    wait_for(lambda: story()['outcome'] != 'pending', 'the server to see the story end', 5.0)
+    entry = story()
+    assert entry['outcome'] in ('cancelled', 'disconnected'), entry['outcome']
+    seen_after_s = ollama.monotonic_of(entry['disconnect_s']) - stopped_at
+    assert seen_after_s < 0.1, 'the server saw the disconnect %.0f ms after the stop word' % (
+        seen_after_s * 1000)
+    assert ollama.stats()['in_service'] == 0  # the slot is free

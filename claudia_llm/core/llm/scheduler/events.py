@@ -11,8 +11,11 @@ Bounded: at most ``max_events`` events per call (the actions plus sentence-sized
 of an answer of at most ``num_predict`` tokens fit well below the default); later pieces
 are dropped (the final reply still carries all of them).
 """
+import json
 import logging
 from typing import Any, Callable, Iterable, List, Optional
+
+from claudia_llm.core.record import Action
 
 from ..stream_parse import AnswerStream, StreamEvents
 
@@ -73,3 +76,30 @@ def deliver(listener: OnEvent, events: StreamEvents) -> None:
         listener(events)
     except Exception:  # noqa: BLE001 - one bad listener must not end the call
         log.exception('stream event listener failed')
+
+
+def events_to_json(events: StreamEvents) -> str:
+    """Wire form of ``events`` (JSON text, non-ASCII kept).
+
+    Shape: ``{"actions": [{"name", "api_id", "parameter"}] | null, "pieces": [str],
+    "actions_error": str}``.
+    """
+    actions = None if events.actions is None else [a.to_dict() for a in events.actions]
+    return json.dumps({'actions': actions, 'pieces': list(events.pieces),
+                       'actions_error': events.actions_error}, ensure_ascii=False)
+
+
+def events_from_json(text: Any) -> StreamEvents:
+    """Inverse of ``events_to_json`` (str or bytes).
+
+    Raises:
+        ValueError, KeyError, TypeError: ``text`` is not of that shape.
+    """
+    data = json.loads(text.decode('utf-8') if isinstance(text, bytes) else text)
+    actions = data.get('actions')
+    return StreamEvents(
+        actions=None if actions is None else [
+            Action(str(a['name']), int(a['api_id']), dict(a.get('parameter') or {}))
+            for a in actions],
+        pieces=[str(p) for p in data.get('pieces') or []],
+        actions_error=str(data.get('actions_error') or ''))

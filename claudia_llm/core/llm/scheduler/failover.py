@@ -84,7 +84,7 @@ class FailoverScheduler:
         """
         if self.redis is not None and self.redis.available:
             try:
-                result = await self.redis.submit(request)
+                result = await self.redis.submit(request, on_event=on_event)
             except asyncio.CancelledError:
                 self.migration.discard(request)
                 raise

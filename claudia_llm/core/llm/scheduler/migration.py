@@ -150,7 +150,9 @@ class Migration:
             self._tombstones.popitem(last=False)
         # Tasks start in creation order: the most urgent request reaches the in-process
         # queue (and a free slot) first.
-        self._moved[ticket] = asyncio.ensure_future(self.inprocess.submit(request))
+        on_event = sched._listeners.get(ticket) if sched is not None else None
+        self._moved[ticket] = asyncio.ensure_future(self.inprocess.submit(request,
+                                                                          on_event=on_event))
         self.moved_total += 1
         if future is not None and not future.done():
             future.set_exception(RedisLost('request %s moved to the in-process queue'

@@ -1,7 +1,8 @@
 """Results side of the Redis LLM queue: the reader of ``P:llm:results:<origin>``.
 
 One XREADGROUP BLOCK loop per submitter hands each result to its local waiter or to the
-orphan book, acknowledges it, refreshes the queue depth and notices Redis going away and
+orphan book (and each partial entry of a streaming answer to the waiter's ``on_event``,
+``partials``), acknowledges it, refreshes the queue depth and notices Redis going away and
 coming back (why a stream and not pub/sub: ``redis_streams`` docstring). Mixed into
 ``RedisScheduler``, whose attributes (``redis``, ``blocking``, ``keys``, ``origin``,
 ``_waiters``, ``_answered``, ...) it uses.
@@ -17,6 +18,7 @@ from claudia_llm.core.errors import LLMError, SchedulerBusy, StoreUnavailable
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, bounded
 
 from . import keys as K
+from . import partials
 from .request import as_text, outcome_from_json
 
 log = logging.getLogger('claudia_llm.core.llm.scheduler.redis_streams')
@@ -108,6 +110,11 @@ class ResultsReader:
     async def _handle_result(self, stream: str, entry_id: Any, fields: Dict[Any, Any]) -> None:
         data = {as_text(k): v for k, v in fields.items()}
         ticket = as_text(data.get('ticket', b''))
+        if partials.is_partial(data):  # an event of an answer still streaming, no result
+            partials.dispatch(self, ticket, data)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                await pipe.xack(stream, K.RESULTS_GROUP, entry_id).xdel(stream, entry_id).execute()
+            return
         if ticket in self._handed:
             return  # handed over: left unacknowledged for the next node (hand_over)
         try:

@@ -91,6 +91,7 @@ class RedisScheduler(ResultsReader, OrphanBook):
         self._submit_script = redis.register_script(K.SUBMIT)
         self._stamp_script = redis.register_script(K.RAISE_STAMP)
         self._waiters = {}  # type: Dict[str, Tuple[LLMRequest, asyncio.Future]]
+        self._listeners = {}  # type: Dict[str, Any]  ticket -> on_event (partials)
         self._orphans = {}  # type: Dict[str, LLMRequest]
         self._answered = OrderedDict()  # type: OrderedDict[str, None]
         self._handed = set()  # tickets left in Redis for the next node (hand_over)
@@ -120,8 +121,11 @@ class RedisScheduler(ResultsReader, OrphanBook):
         """Requests delivered to workers and not yet acknowledged (same refresh)."""
         return self._pending
 
-    async def submit(self, request: LLMRequest) -> Any:
+    async def submit(self, request: LLMRequest, on_event: Any = None) -> Any:
         """Queue ``request`` (or join an identical leader) and wait for its ``LLMResult``.
+
+        ``on_event`` gets the answer's ``StreamEvents`` while it streams (the worker's
+        partial entries, ``partials``), before the result.
 
         Raises:
             SchedulerBusy: the streams already hold ``queue_size`` waiting requests.
@@ -133,17 +137,21 @@ class RedisScheduler(ResultsReader, OrphanBook):
         request.origin = self.origin
         request.key = key_for(request, self.llm)
         request.ticket = uuid.uuid4().hex
+        request.events = on_event is not None
         if request.expired():
             raise RequestExpired('request %s is past its deadline' % request.request_id)
         if not self.available:
             raise RedisLost('Redis is not reachable')
         future = asyncio.get_running_loop().create_future()
         self._waiters[request.ticket] = (request, future)
+        if on_event is not None:
+            self._listeners[request.ticket] = on_event
         try:
             await self._enqueue(request)
             return await self._wait(request, future)
         finally:
             self._waiters.pop(request.ticket, None)
+            self._listeners.pop(request.ticket, None)
 
     def cancel_before(self, stamp: float) -> int:
         """Cancel this origin's unanswered requests created before ``stamp`` (wall clock s).

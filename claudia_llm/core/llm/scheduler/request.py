@@ -50,6 +50,8 @@ class LLMRequest:
         ticket: unique id of one submission, set by the Redis scheduler; results,
             idempotence and orphan bookkeeping use it, so a request id that a client
             reuses can never be mistaken for an earlier request.
+        events: the submitter wants the answer's stream events (partial entries on its
+            results stream, ``partials``) before the result.
     """
 
     request_id: str
@@ -61,6 +63,7 @@ class LLMRequest:
     origin: str = ''
     key: str = ''
     ticket: str = ''
+    events: bool = False
 
     def __post_init__(self):
         priority_rank(self.priority)
@@ -87,7 +90,7 @@ class LLMRequest:
         return {'request_id': self.request_id, 'text': self.text, 'utterance': self.utterance,
                 'priority': self.priority, 'created': repr(float(self.created)),
                 'deadline_s': repr(float(self.deadline_s)), 'origin': self.origin,
-                'key': self.key, 'ticket': self.ticket}
+                'key': self.key, 'ticket': self.ticket, 'events': '1' if self.events else '0'}
 
     def to_json(self) -> str:
         """The fields as one JSON object (non-ASCII kept)."""
@@ -105,7 +108,7 @@ class LLMRequest:
                    utterance=data.get('utterance', ''), priority=data.get('priority', 'normal'),
                    created=float(data['created']), deadline_s=float(data['deadline_s']),
                    origin=data.get('origin', ''), key=data.get('key', ''),
-                   ticket=data.get('ticket', ''))
+                   ticket=data.get('ticket', ''), events=data.get('events') == '1')
 
     @classmethod
     def from_json(cls, text: Any) -> 'LLMRequest':

@@ -10,7 +10,9 @@ with idle 0, JUSTID) so a live but slow worker is never mistaken for a dead one.
 
 Before calling the LLM it answers ``expired`` (deadline passed), ``cancelled`` (created
 before its origin's last emergency stamp) or skips a request nobody waits for (dropped),
-for the leader and for each coalesced follower. The outcome is published, and the entry
+for the leader and for each coalesced follower. While the call streams, its events go to
+the waiters' results streams as partial entries, and the call is cancelled as soon as
+nobody wants it any more (``partials``). The outcome is published, and the entry
 acknowledged and deleted, by one Lua script that sets ``P:llm:done:<ticket>`` with NX
 first: a request two workers finished is published once. A worker killed before that
 script runs leaves its entry pending; another worker claims it after ``claim_idle_s``.
@@ -26,6 +28,7 @@ from claudia_llm.core.errors import LLMError, RequestCancelled, RequestExpired
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
 from . import keys as K
+from .partials import CallStream
 from .request import LLMRequest, as_text, outcome_to_json
 from .slots import SlotLimiter
 from .worker_intake import Entry, StreamIntake
@@ -193,7 +196,7 @@ class LLMWorker(StreamIntake):
                 await self._publish(stream, entry_id, leader.ticket, [
                     (r, None, v) for r, v in zip([leader] + followers, [verdict] + verdicts)])
                 return
-        result, error = await self._call(leader.text)
+        result, error = await self._call(leader)
         if verdict is None:
             followers = await self._close(leader)
         targets = [leader] + followers
@@ -202,9 +205,11 @@ class LLMWorker(StreamIntake):
             (r, result if v is None and error is None else None, v or error)
             for r, v in zip(targets, verdicts)])
 
-    async def _call(self, text: str) -> Tuple[Any, Optional[LLMError]]:
+    async def _call(self, leader: LLMRequest) -> Tuple[Any, Optional[LLMError]]:
+        """The LLM call, streamed (``partials.CallStream``: events, cancellation watch)."""
         try:
-            return await self.llm.chat(text), None
+            return await CallStream(self.redis, self.keys, self.llm, leader,
+                                    self._verdicts).run(), None
         except LLMError as exc:
             return None, exc
         except Exception as exc:  # noqa: BLE001 - every waiter must still get an answer
