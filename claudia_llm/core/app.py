@@ -80,15 +80,17 @@ class Engine:
         self.exact.ttl_s = c.cache.exact_ttl_s
         if self.semantic is not None:
             self.semantic.threshold = c.cache.semantic_threshold
+            self.semantic.chat_threshold = c.cache.semantic_threshold_chat
             self.semantic.ttl_s = c.cache.semantic_ttl_s
         self.policy.allow_high_risk = c.safety.allow_high_risk
         self.policy.cooldown_s = c.safety.cooldown_s
         self.policy.stale_after_s = c.safety.stale_after_s
         self.pipeline.max_chars, self.pipeline.max_bytes = c.input.max_chars, c.input.max_bytes
         self.pipeline.deadline_s = c.scheduler.deadline_s
-        log.info('live parameters applied: semantic threshold %.3f, exact TTL %d s, semantic '
-                 'TTL %d s, high risk %s, cooldown %.1f s, deadline %.1f s',
-                 c.cache.semantic_threshold, c.cache.exact_ttl_s, c.cache.semantic_ttl_s,
+        log.info('live parameters applied: semantic threshold %.3f (chat %.3f), exact TTL %d s, '
+                 'semantic TTL %d s, high risk %s, cooldown %.1f s, deadline %.1f s',
+                 c.cache.semantic_threshold, c.cache.semantic_threshold_chat,
+                 c.cache.exact_ttl_s, c.cache.semantic_ttl_s,
                  c.safety.allow_high_risk, c.safety.cooldown_s, c.scheduler.deadline_s)
 
     async def start(self) -> None:

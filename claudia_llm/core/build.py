@@ -127,7 +127,7 @@ def make_semantic(config: Config, store: FailoverStore, profile: PromptProfile,
         return None
     return SemanticCache(store, embedder, profile.version, threshold=c.semantic_threshold,
                          ttl_s=c.semantic_ttl_s, key_prefix=config.redis.key_prefix,
-                         registry=registry)
+                         registry=registry, chat_threshold=c.semantic_threshold_chat)
 
 
 def make_scheduler(config: Config, llm: Any, redis: Any = None, blocking_redis: Any = None,

@@ -119,6 +119,7 @@ class CacheConfig:
     negative_ttl_s: float
     semantic_enabled: bool
     semantic_threshold: float
+    semantic_threshold_chat: float
     semantic_ttl_s: int
     embedder: str
     embedder_model: str

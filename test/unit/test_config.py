@@ -75,7 +75,7 @@ def test_with_changes_checks_and_returns_a_new_config():
     cfg = config.config_from({}, environ={})
     changed = cfg.with_changes({'cache.semantic_threshold': 0.9, 'safety.cooldown_s': 0})
     assert (changed.cache.semantic_threshold, changed.safety.cooldown_s) == (0.9, 0.0)
-    assert cfg.cache.semantic_threshold == 0.97
+    assert cfg.cache.semantic_threshold == 0.96
     with pytest.raises(ConfigError):
         cfg.with_changes({'cache.semantic_threshold': 2.0})
 
@@ -134,7 +134,8 @@ def test_the_backend_is_checked_and_picks_the_server_the_logs_name():
 
 def test_the_live_rows_are_the_ones_llm_node_applies():
     assert set(settings.live_names('llm_node')) == {
-        'cache.semantic_threshold', 'cache.exact_ttl_s', 'cache.semantic_ttl_s',
+        'cache.semantic_threshold', 'cache.semantic_threshold_chat', 'cache.exact_ttl_s',
+        'cache.semantic_ttl_s',
         'safety.allow_high_risk', 'safety.cooldown_s', 'safety.stale_after_s',
         'scheduler.deadline_s', 'input.max_chars', 'input.max_bytes'}
     assert settings.live_names('diagnostics_node') == ('diagnostics.p95_warn_ms',)

@@ -54,6 +54,7 @@ def make_cache(embedder, registry, **kwargs):
     ({'threshold': -0.5}, 'got -0.5'),
     ({'ttl_s': -1.0}, 'ttl_s must be >= 0 .* got -1.0'),
     ({'refresh_interval_s': -2.0}, 'refresh_interval_s must be >= 0, got -2.0'),
+    ({'chat_threshold': 1.5}, 'chat 1.5'),
 ])
 def test_constructor_names_bad_values(embedder, registry, kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -82,6 +83,22 @@ async def test_hit_is_a_typed_object_and_paraphrases_match(embedder, registry):
     assert [a.name for a in hit.answer.intent] == ['Sit']
     assert 0.97 <= hit.score <= 1.0001
     assert await cache.check('今日はいい天気ですね') is None
+
+
+@pytest.mark.asyncio
+async def test_answers_without_actions_need_the_chat_threshold(embedder, registry):
+    """Template questions that differ in one noun score high (0.954 here): chat answers
+    need ``chat_threshold``, answers with actions ``threshold``."""
+    cache = make_cache(embedder, registry, threshold=0.9, chat_threshold=0.99)
+    await cache.store('あなたの好きな色は何ですか', Answer('青が好き。', [], 'chat'))
+    await cache.store('座って', command(registry, 'Sit'))
+    assert await cache.check('あなたの好きな花は何ですか') is None  # below 0.99
+    assert (await cache.check('あなたの好きな色は何ですか')).answer.reply == '青が好き。'
+    assert [a.name for a in (await cache.check('座ってくれる？')).answer.intent] == ['Sit']
+    cache.chat_threshold = 0.9
+    hit = await cache.check('あなたの好きな花は何ですか')
+    assert hit is not None and 0.9 <= hit.score < 0.99
+    assert cache.threshold_for(Answer('x', [], 'chat')) == 0.9
 
 
 @pytest.mark.asyncio

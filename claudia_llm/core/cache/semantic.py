@@ -86,9 +86,11 @@ class SemanticCache(MirrorRefresh):
     def __init__(self, store: FailoverStore, embedder: Embedder, prompt_version: str,
                  threshold: float, ttl_s: Optional[float], key_prefix: str = 'claudia', *,
                  registry: Optional[ActionRegistry] = None, refresh_interval_s: float = 1.0,
-                 clock: Callable[[], float] = time.time):
-        if not 0.0 < threshold <= 1.0:
-            raise ConfigError('semantic threshold must be in (0, 1], got %r' % (threshold,))
+                 clock: Callable[[], float] = time.time, chat_threshold: Optional[float] = None):
+        chat_threshold = threshold if chat_threshold is None else chat_threshold
+        if not (0.0 < threshold <= 1.0 and 0.0 < chat_threshold <= 1.0):
+            raise ConfigError('semantic threshold must be in (0, 1], got %r (chat %r)'
+                              % (threshold, chat_threshold))
         if ttl_s is not None and ttl_s < 0:
             raise ConfigError('semantic ttl_s must be >= 0 (0 = no expiry), got %r' % (ttl_s,))
         if refresh_interval_s < 0:
@@ -96,6 +98,7 @@ class SemanticCache(MirrorRefresh):
         self._kv = store
         self.embedder = embedder
         self.threshold = float(threshold)
+        self.chat_threshold = float(chat_threshold)
         self.ttl_s = ttl_s
         self.registry = registry if registry is not None else ActionRegistry.load()
         self._sync = NamespaceSync(store, key_prefix, '%s:%s' % (embedder.model_id,
@@ -119,9 +122,9 @@ class SemanticCache(MirrorRefresh):
     async def check(self, text: str) -> Optional[SemanticHit]:
         """Return the cached answer of the most similar entry, or None.
 
-        A hit needs equal guards, ``score >= threshold`` and no high-risk or unknown action
-        in the answer; a time-dependent question (``core.admission``) never hits. Costs one
-        embedding and one matrix-vector product; never waits for Redis.
+        A hit needs equal guards, ``score >= threshold_for(answer)`` and no high-risk or
+        unknown action in the answer; a time-dependent question (``core.admission``) never
+        hits. Costs one embedding and one matrix-vector product; never waits for Redis.
         """
         self._schedule_refresh()
         if is_time_dependent(text):
@@ -131,7 +134,7 @@ class SemanticCache(MirrorRefresh):
             return None
         vector = await self._embed([text])
         match = self.index.best(vector[0], group, now=self._clock())
-        if match is None or match.score < self.threshold:
+        if match is None or match.score < self.threshold_for(match.payload.answer):
             return None
         entry: Entry = match.payload
         if entry.refused:
@@ -139,6 +142,14 @@ class SemanticCache(MirrorRefresh):
                      entry.text, text)
             return None
         return SemanticHit(entry.answer, match.key, match.score, entry.text, entry.source)
+
+    def threshold_for(self, answer: Answer) -> float:
+        """Return the cosine an entry with ``answer`` needs to be served.
+
+        ``threshold`` when it has actions, else ``chat_threshold`` (chat answers to template
+        questions sit closer together).
+        """
+        return self.threshold if answer.intent else self.chat_threshold
 
     def forget_vectors(self) -> int:
         """Drop the in-memory vectors of recent utterances; return how many were dropped.

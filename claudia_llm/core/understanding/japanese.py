@@ -9,6 +9,7 @@ be tested alone; ``reading_key`` turns what is left into the katakana cache key.
 import re
 from typing import List, Sequence
 
+from .japanese_aspect import drop_ability, drop_continuing, drop_place_deixis
 from .japanese_polite import (  # noqa: F401 - re-exported with the other rules
     drop_aside,
     drop_goal_particle,
@@ -312,7 +313,8 @@ def reading_key(morphs: Sequence[Morph]) -> str:
 
 
 PIPELINE = (drop_fillers, drop_punctuation, fold_greetings, strip_vocative,
-            strip_greeting_prefix, drop_politeness, drop_aside, drop_light_verb, drop_te,
+            strip_greeting_prefix, drop_politeness, drop_continuing, drop_ability,
+            drop_place_deixis, drop_aside, drop_light_verb, drop_te,
             drop_politeness, drop_honorific_suffix, drop_goal_particle,
             drop_honorific_prefix, drop_object_marker, drop_manner_adverbs,
             drop_light_noun)

@@ -38,7 +38,7 @@ EN_ARTICLES = frozenset(('a', 'an', 'the', 'your', 'some'))
 EN_REQUEST_FRAMES = (('can', 'you'), ('could', 'you'), ('would', 'you'), ('will', 'you'),
                      ('can', 'u'), ('i', 'want', 'you', 'to'), ('go', 'ahead', 'and'),
                      ("let's",), ('lets',), ('let', 'us'),
-                     ('now',), ('just',))
+                     ('now',), ('just',), ('show', 'me'), ('show', 'us'))
 # Whom it is for, at or with (wave at me, say hello to everyone, hi there): same action.
 EN_TAILS = (('for', 'me'), ('now',), ('right', 'now'), ('again',), ('at', 'me'), ('to', 'me'),
             ('for', 'us'), ('with', 'me'), ('with', 'us'), ('to', 'everyone'),
@@ -115,8 +115,8 @@ def _drop_frames(words: List[str], frames: Sequence[Sequence[str]]) -> List[str]
 def fold_english(words: List[str]) -> List[str]:
     """Drop English fillers, politeness, articles, request frames, the name and greetings.
 
-    Request frames are can you, could you, would you ..., 'go' before a verb, 'do' before
-    an article, and a trailing 'for me', 'now', 'again', 'at me', 'to everyone', 'there'.
+    Request frames are can you, could you, would you ..., show me, 'go' before a verb, 'do'
+    before an article, and a trailing 'for me', 'now', 'again', 'at me', 'to everyone', 'there'.
     Articles include 'your' and 'some'. Also dropped: the robot's name, a leading 'hey'
     and a greeting before a request.
     Never returns an empty list for a non-empty one.
