@@ -4,9 +4,10 @@ llm_node over real DDS, a real redis-server and the Ollama-protocol test server:
 utterance of each pair is answered with actions by the scripted model and cached (its repeat
 is an exact hit); the second, the same words as a question or negated, must reach the model
 again and must not get the first's actions, whatever the exact and semantic caches hold.
+Once per ``llm.backend``, each with a server and Redis key prefix of its own.
 """
-import httpx
 import pytest
+from backends import chat_requests, node_overrides
 from stack import Stack
 
 CHAT = {'reply': 'ok', 'actions': [], 'kind': 'chat'}
@@ -27,7 +28,7 @@ SCRIPT = {'rules': [{'match': first, 'content': {'reply': 'ok', 'actions': [{'na
 
 
 @pytest.fixture(scope='module')
-def ollama():
+def ollama(llm_backend):
     from claudia_llm.testing.ollama_server import OllamaTestServer
     server = OllamaTestServer(slots=1, script=SCRIPT)
     server.start()
@@ -36,18 +37,16 @@ def ollama():
 
 
 @pytest.fixture(scope='module')
-def stack(redis_module, ollama):
-    s = Stack({'redis.url': redis_module.url, 'ollama.host': ollama.url,
-               'ollama.timeout_s': 5.0, 'safety.cooldown_s': 0.0})
+def stack(redis_module, ollama, llm_backend):
+    s = Stack(dict({'redis.url': redis_module.url, 'redis.key_prefix': 'flip-' + llm_backend,
+                    'ollama.timeout_s': 5.0, 'safety.cooldown_s': 0.0},
+                   **node_overrides(llm_backend, ollama.url)))
     yield s
     s.close()
 
 
-def sent_to_model(url):
-    log = httpx.get(url + '/_test/requests', timeout=5).json()
-    entries = log['requests'] if isinstance(log, dict) else log
-    return [e['messages'][-1]['content'] for e in entries
-            if e.get('endpoint', '/api/chat') == '/api/chat' and e.get('messages')]
+def sent_to_model(server):
+    return [e['messages'][-1]['content'] for e in chat_requests(server.requests())]
 
 
 @pytest.mark.parametrize('lang, kind, first, action, second', PAIRS,
@@ -61,4 +60,4 @@ def test_second_never_gets_the_firsts_actions(stack, ollama, lang, kind, first, 
     flipped = stack.ask(second)
     assert flipped['intent'] == [], (kind, flipped['source'], flipped.get('cache'))
     assert flipped['source'] == 'llm'
-    assert second in sent_to_model(ollama.url)
+    assert second in sent_to_model(ollama)

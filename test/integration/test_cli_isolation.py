@@ -15,6 +15,7 @@ import threading
 import pytest
 import rclpy
 import redis
+from backends import node_overrides
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -86,12 +87,15 @@ def listener():
 
 
 @pytest.fixture
-def ollama(ollama_server_factory):
+def ollama(ollama_server_factory, llm_backend):
     """The LLM row's answer comes after DDS discovery surely finished (1.5 s): had the
-    records gone to the normal topics, the stand-in would have matched them by then."""
-    return ollama_server_factory(script={'rules': [{
+    records gone to the normal topics, the stand-in would have matched them by then.
+    ``backend`` says which ``llm.backend`` the CLI is given (both, one per test run)."""
+    server = ollama_server_factory(script={'rules': [{
         'regex': 'hum a little tune', 'delay_s': 1.5,
         'content': {'reply': 'La la la!', 'actions': [{'name': 'Hello'}], 'kind': 'command'}}]})
+    server.backend = llm_backend
+    return server
 
 
 @pytest.fixture
@@ -110,8 +114,10 @@ def start_cli(*args):
                             env=dict(os.environ))
 
 
-def node_params(redis_url, ollama_url):
-    return ['-p', 'redis.url:=' + redis_url, '-p', 'ollama.host:=' + ollama_url,
+def node_params(redis_url, ollama_url, backend='ollama'):
+    llm = [arg for name, value in node_overrides(backend, ollama_url).items()
+           for arg in ('-p', '%s:=%s' % (name, value))]
+    return ['-p', 'redis.url:=' + redis_url, *llm,
             '-p', 'cache.semantic_enabled:=false', '-p', 'ollama.warmup:=false',
             '-p', 'diagnostics.period_s:=0.2']  # /diagnostics 5 times a second
 
@@ -127,7 +133,7 @@ def test_in_process_eval_is_invisible_to_a_node_on_the_normal_topics(
     watcher = KeyWatcher(redis_server.url)
     out = tmp_path / 'out.json'
     proc = start_cli('eval', str(cases), '--json', str(out), '--timeout', '20',
-                     *node_params(redis_server.url, ollama.url))
+                     *node_params(redis_server.url, ollama.url, ollama.backend))
     stdout, stderr = proc.communicate(timeout=240)
     watcher.stop()
     assert proc.returncode == 0, stdout + stderr
@@ -153,7 +159,7 @@ def test_say_local_prints_its_record_and_publishes_nothing_outside(
     listener.clear()
     proc = start_cli('say', '--local', 'please hum a little tune', '--timeout', '20',
                      '-p', 'robot.publish_sport_request:=true',
-                     *node_params(redis_server.url, ollama.url))
+                     *node_params(redis_server.url, ollama.url, ollama.backend))
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stdout + stderr
     record = json.loads(stdout)

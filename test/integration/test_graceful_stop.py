@@ -5,7 +5,7 @@ being generated publishes within the grace period, the queued ones stay in the R
 and a second node started under the same name answers them; every utterance accepted
 before the stop gets exactly one record, from one node or the other. With Redis down the
 open ones are answered ``shutting_down``. Neither stop logs a rosout error or an
-un-awaited coroutine.
+un-awaited coroutine. Both tests run once per ``llm.backend``.
 """
 import os
 import signal
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
+from backends import base_url
 
 from claudia_llm.core.replies import FALLBACK
 from claudia_llm.ros.client import UtteranceClient
@@ -32,13 +33,15 @@ RECORD_BOUND_S = 90.0
 BAD_LOG_LINES = ('context is invalid', 'was never awaited', 'Traceback')
 
 
-def node_params(tmp_path, namespace, redis_url, ollama_url, stale_after_s=6.0):
+def node_params(tmp_path, namespace, redis_url, ollama_url, stale_after_s=6.0,
+                backend='ollama'):
     values = {
         'topics': {name: namespace + '/claudia/' + name
                    for name in ('utterance', 'reply', 'action', 'response', 'execution')},
         'redis': {'url': redis_url, 'key_prefix': 'stop%d' % os.getpid(),
                   'connect_timeout_s': 0.3},
         'ollama': {'host': ollama_url, 'warmup': False, 'timeout_s': 20.0},
+        'llm': {'backend': backend, 'base_url': base_url(backend, ollama_url)},
         'cache': {'semantic_enabled': False},
         'scheduler': {'deadline_s': 120.0, 'claim_idle_s': 2.0, 'shutdown_grace_s': 3.0},
         'safety': {'cooldown_s': 0.0, 'stale_after_s': stale_after_s},
@@ -133,14 +136,15 @@ def clean_stop(node):
 
 
 def test_sigterm_hands_queued_answers_to_the_next_node(client, tmp_path, redis_server,
-                                                       ollama_server_factory):
+                                                       ollama_server_factory, llm_backend):
     namespace, ros_client = client
     # The third question asks for a motion; the second node answers it at least the grace
     # (3 s) plus one service time (2 s) after it was said: past safety.stale_after_s 4 s.
     ollama = ollama_server_factory(service_time_s=2.0, script={'rules': [
         {'match': 'tell me about the wind', 'content': {
             'reply': 'I wave.', 'actions': [{'name': 'Hello'}], 'kind': 'command'}}]})
-    params = node_params(tmp_path, namespace, redis_server.url, ollama.url, stale_after_s=4.0)
+    params = node_params(tmp_path, namespace, redis_server.url, ollama.url, stale_after_s=4.0,
+                         backend=llm_backend)
     first = NodeProcess(tmp_path, params, 'first')
     first.wait_ready()
     assert ros_client.wait_for_node(30.0)
@@ -169,11 +173,12 @@ def test_sigterm_hands_queued_answers_to_the_next_node(client, tmp_path, redis_s
 
 def test_sigint_with_redis_down_answers_what_is_open_shutting_down(client, tmp_path,
                                                                    closed_port,
-                                                                   ollama_server_factory):
+                                                                   ollama_server_factory,
+                                                                   llm_backend):
     namespace, ros_client = client
     ollama = ollama_server_factory(service_time_s=30.0)
     params = node_params(tmp_path, namespace, 'redis://127.0.0.1:%d/0' % closed_port,
-                         ollama.url)
+                         ollama.url, backend=llm_backend)
     node = NodeProcess(tmp_path, params, 'alone')
     node.wait_ready()
     assert ros_client.wait_for_node(30.0)
