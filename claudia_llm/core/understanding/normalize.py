@@ -43,7 +43,7 @@ EN_REQUEST_FRAMES = (('can', 'you'), ('could', 'you'), ('would', 'you'), ('will'
 EN_TAILS = (('for', 'me'), ('now',), ('right', 'now'), ('again',), ('at', 'me'), ('to', 'me'),
             ('for', 'us'), ('with', 'me'), ('with', 'us'), ('to', 'everyone'),
             ('to', 'everybody'), ('for', 'everyone'), ('everyone',), ('everybody',),
-            ('there',), ('buddy',))
+            ('there',), ('buddy',), ('mode',))  # mode: damp mode = damp, normal mode
 # 'go' before a verb (go sit) is a frame, not before a direction or place (go down, go home).
 EN_GO_PLACES = frozenset(('down', 'up', 'back', 'left', 'right', 'forward', 'forwards',
                           'backward', 'backwards', 'away', 'home', 'on', 'to', 'ahead',
@@ -116,7 +116,8 @@ def fold_english(words: List[str]) -> List[str]:
     """Drop English fillers, politeness, articles, request frames, the name and greetings.
 
     Request frames are can you, could you, would you ..., show me, 'go' before a verb, 'do'
-    before an article, and a trailing 'for me', 'now', 'again', 'at me', 'to everyone', 'there'.
+    before an article, and a trailing 'for me', 'now', 'again', 'at me', 'to everyone', 'there',
+    'mode' (damp mode = damp).
     Articles include 'your' and 'some'. Also dropped: the robot's name, a leading 'hey'
     and a greeting before a request.
     Never returns an empty list for a non-empty one.
