@@ -6,7 +6,7 @@ import time
 from typing import Any, Dict, List, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -52,7 +52,7 @@ class Collector(Node):
                                  qos.reliable(depth))
         self.create_subscription(DiagnosticArray, diagnostics_topic, self.diagnostics_callback,
                                  qos.reliable(10))
-        self.spinner = MultiThreadedExecutor(num_threads=2)
+        self.spinner = SingleThreadedExecutor()
         self.spinner.add_node(self)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()

@@ -19,6 +19,7 @@ the records and returns a ``Run`` (sent, records, missing, duplicated actions, f
 and recovery times, per-tier latencies). Reused by ``bench/soak.py``, ``bench/faults.py``
 and ``bench/fuzz.py``.
 """
+import gc
 import os
 import shutil
 import sys
@@ -135,11 +136,12 @@ class Harness:
         service_time_s: the Ollama test server's time per request, seconds.
         script: its script (rules), or None.
         keep: keep the work directory (logs) at the end.
+        ollama_slots: the Ollama test server's parallel slots.
     """
 
     def __init__(self, overrides: Optional[Dict[str, Any]] = None,
                  service_time_s: float = 0.0, script: Any = None, keep: bool = False,
-                 publisher_depth: int = 1000):
+                 publisher_depth: int = 1000, ollama_slots: int = 1):
         os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
         self.workdir = tempfile.mkdtemp(prefix='claudia-bench-')
         self.keep = keep
@@ -147,6 +149,7 @@ class Harness:
         self.overrides = dict(overrides or {})
         self.service_time_s, self.script = service_time_s, script
         self.publisher_depth = publisher_depth
+        self.ollama_slots = ollama_slots
         self.redis: Optional[RedisServer] = None
         self.ollama: Optional[OllamaProcess] = None
         self.node: Optional[NodeProcess] = None
@@ -177,7 +180,7 @@ class Harness:
             raise RuntimeError('redis-server not found on PATH')
         self.redis = RedisServer(binary, self.workdir, free_port())
         self.redis.start()
-        self.ollama = OllamaProcess(self.service_time_s,
+        self.ollama = OllamaProcess(self.service_time_s, slots=self.ollama_slots,
                                     log_path=os.path.join(self.workdir, 'ollama.log'))
         self.ollama.start()
         if self.script is not None:
@@ -190,6 +193,9 @@ class Harness:
         self.node = self.new_node()
         self.node.start()
         self.wait_ready(self.node)
+        # This process measures: a full collection over what start-up imported (rclpy,
+        # numpy, ...) would land on some round trip as tens of ms that are not the node's.
+        gc.freeze()
 
     def topics(self) -> Dict[str, str]:
         """The private topics of this run, ``{topics.* name: topic}``."""

@@ -20,6 +20,7 @@ from .inprocess import InProcessScheduler
 from .migration import Migration
 from .redis_streams import RedisLost, RedisScheduler
 from .redis_watch import RedisWatch
+from .worker_pause import WorkerPause
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class FailoverScheduler:
         self.stall_s = stall_s
         self.migration = Migration(lambda: self.redis, inprocess)
         self.watch = None  # type: Optional[RedisWatch]
-        self._workers_paused = False
+        self.pause = WorkerPause(self.workers, self._workers_may_run)
         self._stopping = False
         self._mode = ''
 
@@ -68,7 +69,7 @@ class FailoverScheduler:
             await worker.start()
         if self.stall_s is not None and self.watch is None:
             self.watch = RedisWatch(self.redis.redis, self.stall_s, self._on_lost,
-                                    self._on_back)
+                                    self._on_back, on_up=self.pause.resume_if_allowed)
         if self.watch is not None:
             await self.watch.start()
         self._note_mode()
@@ -93,10 +94,12 @@ class FailoverScheduler:
                     raise
                 log.debug('request %s is answered in process: %s', request.request_id, exc)
                 self._note_mode()
-                return await self.migration.follow(request)
+                self.pause.pause_soon('LLM requests are answered in process')
+                return await self.migration.follow(request, on_event)
             self.migration.discard(request)
             return result
         self._note_mode()
+        self.pause.pause_soon('LLM requests are answered in process')
         return await self.inprocess.submit(request, on_event=on_event)
 
     def cancel_before(self, stamp: float) -> int:
@@ -138,6 +141,7 @@ class FailoverScheduler:
             await worker.stop()
         if self.redis is not None:
             await self.redis.aclose()
+        await self.pause.aclose()
         await self.inprocess.aclose()
         for client in self._clients:
             await _close_client(client)
@@ -149,22 +153,21 @@ class FailoverScheduler:
         self.migration.move_all()
         self.redis._mark_down(exc)
         self._note_mode()
-        if self.workers and not self._stopping:
-            # A paused worker's running call is cancelled and stays pending in Redis; the
-            # request it served has moved in process (or waits for another worker).
-            self._workers_paused = True
-            await asyncio.gather(*(worker.stop(drain_s=0.0) for worker in self.workers))
+        if not self._stopping:
+            await self.pause.pause('Redis lost or stalled')
 
     async def _on_back(self) -> bool:
-        """Redis answers again: tombstones first, then the workers resume."""
-        if not await self.migration.write_tombstones(self.stall_s or 1.0):
-            return False
-        if self._workers_paused and not self._stopping:
-            self._workers_paused = False
-            for worker in self.workers:
-                await worker.start()
+        """Redis answers again: write the tombstones (False until Redis took them)."""
+        done = await self.migration.write_tombstones(self.stall_s or 1.0)
         self._note_mode()
-        return True
+        return done
+
+    def _workers_may_run(self) -> bool:
+        """Redis takes requests again, its tombstones are out, nothing is left in process."""
+        return (not self._stopping and self.redis is not None and self.redis.available
+                and (self.watch is None or not self.watch.down)
+                and not self.migration.tombstones()
+                and not self.inprocess.depth() and not self.inprocess.in_flight())
 
     def _note_mode(self) -> None:
         mode = self.mode

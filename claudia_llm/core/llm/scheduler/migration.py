@@ -55,8 +55,12 @@ class Migration:
         """Moved tickets whose drop markers Redis has not received yet."""
         return len(self._tombstones)
 
-    def move_all(self, also: Optional[LLMRequest] = None) -> int:
+    def move_all(self, also: Optional[LLMRequest] = None, also_event: Any = None) -> int:
         """Move every request waiting on Redis (and ``also``) in process, most urgent first.
+
+        Each keeps its ``on_event`` (``also_event`` for ``also``, whose Redis ``submit``
+        has ended): a streamed answer streams again from the in-process call, and
+        ``StreamedAnswer`` skips what was said already.
 
         Returns:
             How many requests moved now (those moved before are not counted again).
@@ -68,7 +72,8 @@ class Migration:
         if also is not None and all(r.ticket != also.ticket for r, _f in waiting):
             waiting.append((also, None))
         waiting.sort(key=lambda item: (priority_rank(item[0].priority), item[0].created))
-        moved = sum(1 for request, future in waiting if self._move(request, future))
+        moved = sum(1 for request, future in waiting if self._move(
+            request, future, also_event if request is also else None))
         if moved:
             log.warning('%d LLM requests move from Redis to the in-process queue, most '
                         'urgent first', moved)
@@ -78,7 +83,7 @@ class Migration:
         """True while ``request`` (its ticket) is answered by the in-process scheduler."""
         return bool(request.ticket) and request.ticket in self._moved
 
-    async def follow(self, request: LLMRequest) -> Any:
+    async def follow(self, request: LLMRequest, on_event: Any = None) -> Any:
         """The outcome of ``request`` from the in-process scheduler, moving it if needed.
 
         Call when its Redis ``submit`` raised ``RedisLost``. While Redis is unavailable,
@@ -91,9 +96,9 @@ class Migration:
         sched = self._redis()
         if not self.moved(request):
             if sched is not None and not sched.available:
-                self.move_all(also=request)
+                self.move_all(also=request, also_event=on_event)
             else:
-                self._move(request, None)
+                self._move(request, None, on_event)
         task = self._moved[request.ticket]
         try:
             return await task
@@ -138,7 +143,8 @@ class Migration:
                  len(items))
         return True
 
-    def _move(self, request: LLMRequest, future: Optional['asyncio.Future']) -> bool:
+    def _move(self, request: LLMRequest, future: Optional['asyncio.Future'],
+              on_event: Any = None) -> bool:
         ticket = request.ticket
         if not ticket or ticket in self._moved:
             return False
@@ -150,7 +156,8 @@ class Migration:
             self._tombstones.popitem(last=False)
         # Tasks start in creation order: the most urgent request reaches the in-process
         # queue (and a free slot) first.
-        on_event = sched._listeners.get(ticket) if sched is not None else None
+        if on_event is None and sched is not None:
+            on_event = sched._listeners.get(ticket)
         self._moved[ticket] = asyncio.ensure_future(self.inprocess.submit(request,
                                                                           on_event=on_event))
         self.moved_total += 1

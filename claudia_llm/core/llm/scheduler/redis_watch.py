@@ -4,9 +4,10 @@ A refused or reset connection shows at once, but a Redis paused by SIGSTOP keeps
 connections (the kernel even accepts new ones) and simply answers nothing: every command
 then waits for its socket timeout, and redis-py retries it. ``RedisWatch`` sends PING every
 ``stall_s / 4`` with a bound of ``stall_s``; the first PING that fails or misses the bound
-calls ``on_lost``, the first one answered after that calls ``on_back``. The failover
-scheduler moves its requests in process and pauses its workers on the first, writes the
-moved requests' tombstones and resumes its workers on the second.
+calls ``on_lost``, the first one answered after that calls ``on_back``, and every one
+answered while Redis is up calls ``on_up``. The failover scheduler moves its requests in
+process and pauses its workers on the first, writes the moved requests' tombstones on the
+second, and resumes its workers from the third once nothing is left in process.
 """
 import asyncio
 import logging
@@ -30,6 +31,7 @@ class RedisWatch:
         on_back: ``async () -> bool``, called when PING answers again after an outage;
             False means "not done yet": it is called again after the next PING.
         interval_s: pause between PINGs, s (default ``stall_s / 4``).
+        on_up: ``async ()``, called after every answered PING while Redis is up.
 
     Raises:
         ValueError: ``stall_s`` not > 0.
@@ -38,11 +40,12 @@ class RedisWatch:
     def __init__(self, redis: Any, stall_s: float,
                  on_lost: Callable[[BaseException], Awaitable[None]],
                  on_back: Callable[[], Awaitable[bool]],
-                 interval_s: Optional[float] = None):
+                 interval_s: Optional[float] = None,
+                 on_up: Optional[Callable[[], Awaitable[None]]] = None):
         if not stall_s > 0:
             raise ValueError('stall_s must be > 0, got %r' % stall_s)
         self.redis, self.stall_s = redis, stall_s
-        self.on_lost, self.on_back = on_lost, on_back
+        self.on_lost, self.on_back, self.on_up = on_lost, on_back, on_up
         self.interval_s = stall_s / 4.0 if interval_s is None else interval_s
         self.down = False
         self.outages = 0
@@ -82,6 +85,10 @@ class RedisWatch:
                             'process until it answers again', type(exc).__name__, exc)
                 await self.on_lost(exc)
             return
-        if self.down and await self.on_back():
+        if self.down:
+            if not await self.on_back():
+                return
             self.down = False
             log.info('Redis answers again; LLM requests go through the streams')
+        if self.on_up is not None:
+            await self.on_up()
