@@ -38,7 +38,9 @@ def rss_kib(pid: int) -> int:
 class OllamaProcess:
     """``python -m claudia_llm.testing.ollama_server`` on a fixed port; kill and restart it."""
 
-    def __init__(self, service_time_s: float = 0.0, slots: int = 1, log_path: str = ''):
+    def __init__(self, service_time_s: float = 0.0, slots: int = 1, log_path: str = '',
+                 extra_args: Optional[List[str]] = None):
+        self.extra_args = list(extra_args or [])  # e.g. --timing rates --eval-tps 25
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.service_time_s, self.slots = service_time_s, slots
@@ -51,7 +53,8 @@ class OllamaProcess:
         log = open(self.log_path, 'ab')
         self.process = subprocess.Popen(
             [PYTHON, '-m', 'claudia_llm.testing.ollama_server', '--port', str(self.port),
-             '--slots', str(self.slots), '--service-time-s', str(self.service_time_s)],
+             '--slots', str(self.slots), '--service-time-s', str(self.service_time_s)]
+            + self.extra_args,
             stdout=subprocess.PIPE, stderr=log, cwd=str(ROOT), env=child_env())
         log.close()
         deadline = time.monotonic() + timeout_s

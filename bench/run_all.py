@@ -14,6 +14,7 @@ RUNS = [
     ['semantic_lookup.py'],
     ['e2e_latency.py', '--repeats', '30'],
     ['scheduler.py'],
+    ['llm_stream.py'],
 ]
 
 

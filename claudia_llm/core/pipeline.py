@@ -25,10 +25,10 @@ from claudia_llm.core.understanding import commands, emergency, motion, normaliz
 from claudia_llm.core.understanding.inputs import Utterance, new_request_id, parse_utterance
 from claudia_llm.core.understanding.sentence_type import sentence_type
 
-from .errors import ClaudiaError, InputError, LLMError, RequestCancelled, RequestHandedOver
+from .errors import ClaudiaError, InputError, LLMError, RequestHandedOver
 from .record import Action, Answer, PolicyChange, ResponseRecord
 from .replies import fallback_reply
-from .reply_stream import PublishPiece, ReplyPieces, StreamedAnswer
+from .reply_stream import PublishPiece, ReplyPieces, StreamedAnswer, fail_after_actions
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,8 @@ class Pipeline:
         except LLMError as exc:
             lap('llm')
             if streamed is not None and streamed.decided:
-                self._fail_after_actions(record, exc, pieces)
+                fail_after_actions(record, exc, pieces,
+                                   stopped=record.stamp < self._last_emergency)
             else:
                 self._fail(record, exc.code, str(exc))
             return None
@@ -282,18 +283,6 @@ class Pipeline:
         record.source = 'llm'
         record.intent = [a.name for a in actions]
         return not self._apply_policy(record, actions, record.stamp)
-
-    def _fail_after_actions(self, record: ResponseRecord, exc: LLMError,
-                            pieces: ReplyPieces) -> None:
-        """An error after a streamed answer's actions went out: recorded with them."""
-        record.set_error(exc.code, str(exc))
-        if isinstance(exc, RequestCancelled) or record.stamp < self._last_emergency:
-            pieces.mute()
-            record.reply = ''  # the robot has just said it is stopping
-        else:
-            record.reply = pieces.spoken_text() or fallback_reply(exc.code, record.utterance)
-        log.info('request %s: %s after its actions were published (%s)', record.request_id,
-                 exc.code, exc)
 
     async def _admit(self, text: str, answer: Answer) -> None:
         """Cache a valid LLM answer when the admission policy allows it."""

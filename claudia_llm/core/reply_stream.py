@@ -13,10 +13,15 @@ are spoken once the actions are decided and only if the policy kept the reply (e
 own reply is the closing piece); pieces that come before the actions (a server that
 ignores the schema's order) wait for them.
 """
+import logging
 import time
 from typing import Any, Callable, List, Optional
 
+from .errors import LLMError, RequestCancelled
 from .record import Action, ReplyPiece, ResponseRecord
+from .replies import fallback_reply
+
+log = logging.getLogger('claudia_llm.core.pipeline')
 
 PublishPiece = Callable[[ReplyPiece], None]
 
@@ -134,3 +139,20 @@ class StreamedAnswer:
                     self._skip -= 1
                 else:
                     self.pieces.say(text)
+
+
+def fail_after_actions(record: ResponseRecord, exc: LLMError, pieces: ReplyPieces,
+                       stopped: bool) -> None:
+    """Record ``exc`` for a streamed answer whose actions already went out (kept as they are).
+
+    The reply is what was already spoken (else the error's fallback reply); nothing more
+    is said when the answer was cancelled or an emergency stop (``stopped``) overtook it.
+    """
+    record.set_error(exc.code, str(exc))
+    if isinstance(exc, RequestCancelled) or stopped:
+        pieces.mute()
+        record.reply = ''  # the robot has just said it is stopping
+    else:
+        record.reply = pieces.spoken_text() or fallback_reply(exc.code, record.utterance)
+    log.info('request %s: %s after its actions were published (%s)', record.request_id,
+             exc.code, exc)
