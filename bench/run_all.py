@@ -15,6 +15,7 @@ RUNS = [
     ['e2e_latency.py', '--repeats', '30'],
     ['scheduler.py'],
     ['llm_stream.py'],
+    ['llm_backends.py'],
 ]
 
 
