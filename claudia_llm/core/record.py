@@ -8,6 +8,11 @@ Shape (DESIGN.md, ``/claudia/response``)::
      "policy": [{"action", "rule", "reason"}], "cache": null | {"key", "matched", "score"},
      "priority", "queue_depth", "age_ms", "execution": null | {"state", "preempted", ...}}
 
+``latency_ms`` holds ``total`` and the stages, ms since the utterance arrived for
+``first_action`` (when ``/claudia/action`` went out, before the record: for a streamed
+LLM answer when its action list closed) and ``first_reply`` (the first
+``/claudia/reply_partial`` piece), ms per stage for the rest.
+
 ``policy``, ``cache``, ``priority``, ``queue_depth``, ``age_ms`` and ``execution`` are additions
 to the contract: what the safety policy changed and why, which cache entry answered, the
 request's priority, how many LLM requests were waiting when the record was published, how

@@ -89,3 +89,28 @@ def test_relay_without_profile_gives_nothing_and_a_bad_listener_is_skipped():
     for piece in token_pieces(CONTENT):
         relay.on_chunk(piece)
     assert len(got) == 1 and [a.name for a in got[0].actions] == ['Hello']
+
+
+def test_a_partial_entry_reaches_only_a_waiter_still_waiting():
+    import types
+
+    from claudia_llm.core.llm.scheduler.events import events_to_json
+    from claudia_llm.core.llm.scheduler.partials import dispatch, is_partial
+    from claudia_llm.core.llm.stream_parse import StreamEvents
+
+    loop = asyncio.new_event_loop()
+    try:
+        waiting, answered = loop.create_future(), loop.create_future()
+        answered.set_result('done')
+        got = []
+        sched = types.SimpleNamespace(
+            _waiters={'t1': (None, waiting), 't2': (None, answered), 't3': (None, waiting)},
+            _listeners={'t1': got.append, 't2': got.append}, _answered=set())
+        entry = {'ticket': 't1', 'partial': events_to_json(StreamEvents(pieces=['Hi.']))}
+        assert is_partial(entry) and not is_partial({'ticket': 't1', 'outcome': '{}'})
+        for ticket in ('t1', 't2', 't3', 'orphan'):
+            dispatch(sched, ticket, dict(entry, ticket=ticket))
+        dispatch(sched, 't1', {'ticket': 't1', 'partial': b'not json'})
+        assert [e.pieces for e in got] == [['Hi.']]
+    finally:
+        loop.close()
