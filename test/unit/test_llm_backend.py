@@ -1,5 +1,6 @@
 """``llm.backend`` picks the LLM client (``core.build.make_llm``) and its health probe."""
 import asyncio
+import logging
 
 from claudia_llm.core import build, health
 from claudia_llm.core.config import config_from
@@ -19,13 +20,14 @@ def test_ollama_is_the_default_backend():
     assert probe.args == ('http://orin:11434', 0.5, 'qwen2.5:7b')
 
 
-def test_the_openai_backend_gets_url_key_model_timeouts_and_sampling():
+def test_the_openai_backend_gets_url_key_model_timeouts_and_sampling(caplog):
     config = config_from({'llm.backend': 'openai', 'ollama.model': 'qwen2.5-7b-instruct',
                           'ollama.timeout_s': 3.0, 'ollama.connect_timeout_s': 0.5,
                           'ollama.num_predict': 200, 'ollama.seed': 7},
                          environ={'OPENAI_BASE_URL': 'http://orin:8000/v1',
                                   'OPENAI_API_KEY': 'sk-robot'})
-    llm = build.make_llm(config)
+    with caplog.at_level(logging.INFO, logger='claudia_llm.core.build'):
+        llm = build.make_llm(config)
     try:
         assert isinstance(llm, OpenAIChat)
         assert (llm.base_url, llm.api_key, llm.model) == (
@@ -35,6 +37,9 @@ def test_the_openai_backend_gets_url_key_model_timeouts_and_sampling():
         assert llm.response_format['json_schema']['schema'] == llm.profile.schema
     finally:
         asyncio.run(llm.aclose())
+    logged = caplog.text
+    assert 'http://orin:8000/v1 (from environment OPENAI_BASE_URL)' in logged
+    assert 'API key from environment OPENAI_API_KEY' in logged and 'sk-robot' not in logged
     probe = health.llm_probe(config, 0.5)
     assert probe.func is health.openai_healthy
     assert probe.args == ('http://orin:8000/v1', 0.5, 'qwen2.5-7b-instruct', 'sk-robot')

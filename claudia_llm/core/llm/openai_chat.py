@@ -22,7 +22,7 @@ tokens evaluated for this call. The server's own durations are not part of the p
 """
 import logging
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import openai
 
@@ -30,7 +30,7 @@ from claudia_llm.core import openai_transport
 from claudia_llm.core.errors import LLMMalformedOutput
 from claudia_llm.core.record import Answer
 
-from .ollama import WARMUP_TEXT, LLMResult
+from .ollama import WARMUP_TEXT, LLMResult, OnChunk
 from .prompt import PromptProfile
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ DUMMY_API_KEY = 'sk-no-key-required'
 DEFAULT_OPTIONS = {'temperature': 0.0, 'seed': 42, 'max_tokens': 160}
 """Sampling fields of every request; ``core.build`` fills them from ``ollama.*``."""
 SCHEMA_NAME = 'claudia_answer'
-OnChunk = Callable[[str], None]
 
 
 class OpenAIChat:
