@@ -260,8 +260,8 @@ class Pipeline:
                 result = await self.scheduler.submit(request)
         except LLMError as exc:
             lap('llm')
-            if streamed is not None and streamed.decided:
-                fail_after_actions(record, exc, pieces,
+            if streamed is not None and streamed.decided and record.actions_published:
+                fail_after_actions(record, exc, pieces,  # they went out: recorded with them
                                    stopped=record.stamp < self._last_emergency)
             else:
                 self._fail(record, exc.code, str(exc))

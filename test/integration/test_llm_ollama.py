@@ -265,6 +265,10 @@ async def test_parallel_slots_bound_requests_in_service(ollama_server_factory, p
         await llm.aclose()
     assert all(r.answer.kind == 'chat' for r in results)
     entries = server.requests()
+    deadline = time.monotonic() + 5.0
+    while any(e['end_s'] is None for e in entries) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # the client may have its last chunk before the server's
+        entries = server.requests()  # handler has logged the end ([DONE] is sent first)
     assert sorted(e['messages'][-1]['content'] for e in entries) == sorted(texts)
     events = sorted([(e['start_s'], 1) for e in entries] + [(e['end_s'], -1) for e in entries])
     in_service, peak = 0, 0
