@@ -8,7 +8,6 @@ as the node measured it, and of the round trip as the client saw it).
     .venv/bin/python bench/e2e_latency.py [--repeats 30] [--service-time-s 1.5]
 """
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -58,7 +57,8 @@ def main() -> int:
     parser.add_argument('--service-time-s', type=float, default=1.5)
     parser.add_argument('--llm-samples', type=int, default=5)
     args = parser.parse_args()
-    os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+    from claudia_llm.testing.ros_domain import use_private_domain
+    use_private_domain()  # never the shell's (a robot's) domain
 
     import rclpy
 

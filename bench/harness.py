@@ -40,6 +40,7 @@ from processes import NodeProcess, OllamaProcess, WorkerProcess, rss_kib, tail  
 
 from claudia_llm.core import settings as settings_table  # noqa: E402
 from claudia_llm.testing.redis_server import RedisServer, free_port  # noqa: E402
+from claudia_llm.testing.ros_domain import use_private_domain  # noqa: E402
 
 NODE_START_TIMEOUT_S = 120.0
 TOPIC_KEYS = ('topics.utterance', 'topics.reply', 'topics.action', 'topics.response',
@@ -142,7 +143,7 @@ class Harness:
     def __init__(self, overrides: Optional[Dict[str, Any]] = None,
                  service_time_s: float = 0.0, script: Any = None, keep: bool = False,
                  publisher_depth: int = 1000, ollama_slots: int = 1):
-        os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+        use_private_domain()  # never the shell's (a robot's) domain
         self.workdir = tempfile.mkdtemp(prefix='claudia-bench-')
         self.keep = keep
         self.namespace = '/bench_%d' % os.getpid()

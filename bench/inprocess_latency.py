@@ -99,9 +99,9 @@ def main() -> int:
     parser.add_argument('--repeats', type=int, default=200)
     parser.add_argument('--idle-s', type=float, default=5.0)
     args = parser.parse_args()
+    from claudia_llm.testing.ros_domain import use_private_domain
+    use_private_domain()  # never the shell's (a robot's) domain
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
-    os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
 
     import rclpy
     from rclpy.executors import SingleThreadedExecutor

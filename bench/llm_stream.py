@@ -164,7 +164,8 @@ def main() -> int:
     parser.add_argument('--prompt-tps', type=float, default=400.0)
     parser.add_argument('--eval-tps', type=float, default=25.0)
     args = parser.parse_args()
-    os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+    from claudia_llm.testing.ros_domain import use_private_domain
+    use_private_domain()  # never the shell's (a robot's) domain
     import rclpy
 
     from claudia_llm.ros.compat import try_shutdown

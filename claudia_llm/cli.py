@@ -34,6 +34,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as exc:
         print('claudia-llm: error: %s' % exc, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before the nodes were being built (importing rclpy)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument('text')
     say.add_argument('--local', action='store_true',
                      help='start isolated nodes in this process (private topics)')
-    say.add_argument('--timeout', type=float, default=30.0, help='seconds to wait')
+    say.add_argument('--timeout', type=_positive, default=30.0, help='seconds to wait')
     common(say)
     say.set_defaults(func=_say)
     ev = sub.add_parser('eval', help='publish each TSV row and score the records')
@@ -67,14 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument('--attach', action='store_true',
                     help='use nodes already running (normal topics); default: isolated '
                          'nodes in this process')
-    ev.add_argument('--timeout', type=float, default=30.0, help='seconds per utterance')
+    ev.add_argument('--timeout', type=_positive, default=30.0, help='seconds per utterance')
     common(ev)
     ev.set_defaults(func=_eval)
     sub.add_parser('worker', help='run LLM workers on the Redis queue (see worker --help)')
     return parser
 
 
+def _positive(text: str) -> float:
+    """Parse a number of seconds > 0 (an argparse type)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError('must be > 0, got %s' % text)
+    return value
+
+
 def _say(args) -> int:
+    from claudia_llm.core.understanding.inputs import ID_RECOVERY_MAX_BYTES
+    size = len(args.text.encode('utf-8', 'surrogatepass'))
+    if size > ID_RECOVERY_MAX_BYTES:  # the node would answer too_long under an id of its own
+        raise UsageError('the text is %d bytes; llm_node answers anything over input.max_bytes '
+                         '(default 4096) with too_long, and above %d bytes it cannot tell '
+                         'which request that was' % (size, ID_RECOVERY_MAX_BYTES))
+
     def body(client):
         record = client.ask(args.text, args.timeout)
         if record is None:

@@ -73,7 +73,7 @@ def run_nodes(args) -> int:
     init_ros(args.config, overrides)
     nodes = None
     stop = StopSignals()
-    signal.signal(signal.SIGTERM, _interrupt)  # until the nodes are up: stop at once
+    interrupt_while_starting()
     try:
         nodes = start_nodes(lambda: InProcessNodes(with_http=args.http))
         # From here SIGINT and SIGTERM (systemd, docker, timeout) only set an event, so the
@@ -85,6 +85,9 @@ def run_nodes(args) -> int:
             pass
     except KeyboardInterrupt:
         pass
+    except RuntimeError:  # RCLError: a Ctrl-C shut the context down while nodes were built
+        if rclpy.ok():
+            raise
     finally:
         ignore_further_interrupts()
         if nodes is not None:
@@ -95,6 +98,16 @@ def run_nodes(args) -> int:
 
 def _interrupt(*_) -> None:
     raise KeyboardInterrupt
+
+
+def interrupt_while_starting() -> None:
+    """Until the nodes are up, SIGINT and SIGTERM stop at once (KeyboardInterrupt).
+
+    rclpy's own SIGINT handler would shut the context down under the nodes being built
+    ("rcl node's context is invalid" tracebacks); nothing is in flight yet to drain.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def ignore_further_interrupts() -> None:
@@ -123,7 +136,7 @@ def with_client(args, local: bool, body) -> int:
     nodes = client = None
     executor = SingleThreadedExecutor()
     thread = threading.Thread(target=executor.spin, daemon=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # clean up (private Redis keys) as on Ctrl-C
+    interrupt_while_starting()  # clean up (private Redis keys) as on Ctrl-C
     try:
         if local:
             nodes = start_nodes(lambda: InProcessNodes(isolation=isolation))
@@ -143,6 +156,11 @@ def with_client(args, local: bool, body) -> int:
         return body(client)
     except KeyboardInterrupt:
         return 130
+    except RuntimeError:  # RCLError: a Ctrl-C shut the context down while nodes were built
+        import rclpy
+        if rclpy.ok():
+            raise
+        return 130
     finally:
         ignore_further_interrupts()
         executor.shutdown(timeout_sec=2.0)
@@ -152,6 +170,8 @@ def with_client(args, local: bool, body) -> int:
             client.destroy_node()
         if nodes is not None:
             nodes.close()
+        elif local:  # interrupted while the nodes were built: their keys may exist already
+            isolation.drop_redis_keys(settings['redis.url'])
         try_shutdown()
 
 

@@ -89,6 +89,7 @@ def main() -> int:
     from claudia_llm.ros.runner import InProcessNodes, ros_args
     from claudia_llm.ros.spinning import NodeThreads
     from claudia_llm.testing.redis_server import free_port, start_redis
+    from claudia_llm.testing.ros_domain import use_private_domain
     demo_execution.ensure_unitree_messages()
     from claudia_llm.ros.go2_simulator import Go2Simulator
 
@@ -105,7 +106,10 @@ def main() -> int:
             stoppers.append(lambda: (server.send_signal(signal.SIGTERM), server.wait(10)))
             print('No Ollama reachable (OLLAMA_HOST unset or down): using the Ollama-protocol '
                   'test server at %s with scripted demo answers (1.5 s each).' % host)
-        os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+        # Never the shell's domain (maybe a robot's: the demo sends sport requests).
+        domain = use_private_domain()
+        print('ROS domain %d, private to the demo (CLAUDIA_DOMAIN_ID=N picks one; watch with '
+              'ROS_DOMAIN_ID=%d ros2 topic echo /claudia/response)' % (domain, domain))
         # The nodes log at WARN here so their per-request lines do not break the table.
         rclpy.init(args=ros_args(str(ROOT / 'config/claudia_llm.yaml'), [
             'redis.url:=' + redis.url, 'ollama.host:=' + host,

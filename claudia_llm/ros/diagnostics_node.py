@@ -13,6 +13,7 @@ Only ``diagnostics.p95_warn_ms`` can be changed while running; the other paramet
 read at start-up and a change to them is refused with that reason.
 """
 import functools
+import sys
 from typing import Any, Dict, Optional
 
 import rclpy
@@ -23,6 +24,7 @@ from std_msgs.msg import String
 from claudia_llm.core import diagnostics as report
 from claudia_llm.core import settings as settings_table
 from claudia_llm.core.config import config_from
+from claudia_llm.core.errors import ConfigError
 from claudia_llm.core.health import HealthMonitor, llm_probe, redis_healthy, safe_url
 from claudia_llm.core.latency import (
     LatencyWindow,
@@ -159,11 +161,15 @@ def main(args=None):
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ConfigError as exc:  # a bad parameter: one line, not a traceback
+        print('diagnostics_node: configuration error: %s' % exc, file=sys.stderr)
+        return 2
     finally:
         if node is not None:
             node.destroy_node()
         try_shutdown()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -5,6 +5,7 @@ publishes POSTed utterances on /claudia/utterance. It talks to llm_node over the
 only, so it works against the robot's node unchanged. uvicorn runs on its own thread;
 callbacks only hand messages to ``BridgeState``.
 """
+import sys
 from typing import Any, Dict, Optional
 
 import rclpy
@@ -12,6 +13,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from claudia_llm.core.errors import ConfigError
 from claudia_llm.http.app import create_app
 from claudia_llm.http.guard import check_bind
 from claudia_llm.http.server import ServerThread
@@ -98,11 +100,15 @@ def main(args=None):
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ConfigError as exc:  # a bad parameter: one line, not a traceback
+        print('http_bridge: configuration error: %s' % exc, file=sys.stderr)
+        return 2
     finally:
         if node is not None:
             node.destroy_node()
         try_shutdown()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

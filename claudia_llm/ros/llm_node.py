@@ -7,6 +7,7 @@ publishes how each one went on ``/claudia/execution``.
 """
 import gc
 import logging
+import sys
 import time
 
 import rclpy
@@ -17,6 +18,7 @@ from std_msgs.msg import String
 from claudia_llm.core import settings
 from claudia_llm.core.app import Engine
 from claudia_llm.core.config import config_from
+from claudia_llm.core.errors import ConfigError
 from claudia_llm.core.health import safe_url
 from claudia_llm.core.loop_thread import LoopThread
 from claudia_llm.core.record import ResponseRecord
@@ -276,12 +278,16 @@ def main(args=None):
         spin_until_stopped(node, StopSignals(), taken=lambda: node.intake.monitor.received)
     except (KeyboardInterrupt, ExternalShutdownException):  # a signal during start-up
         pass
+    except ConfigError as exc:  # a bad parameter: one line, not a traceback
+        print('llm_node: configuration error: %s' % exc, file=sys.stderr)
+        return 2
     finally:
         if node is not None:
             node.stop()
             node.destroy_node()
         try_shutdown()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

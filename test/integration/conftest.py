@@ -10,10 +10,12 @@ import pytest
 from backends import BACKENDS
 
 from claudia_llm.testing.redis_server import RedisServer, free_port
+from claudia_llm.testing.ros_domain import use_private_domain
 
-# A ROS domain of our own per test run, so parallel runs (other checkouts, CI jobs) do not
-# see each other's topics. Set before any test imports rclpy; 1..100 keeps DDS ports valid.
-os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+# A ROS domain of our own per test run (never the shell's, which may be a robot's: these
+# tests publish utterances and Go2 sport requests), so parallel runs do not see each
+# other's topics either; CLAUDIA_DOMAIN_ID names one. Set before any test imports rclpy.
+use_private_domain()
 # Generated messages check field types when this is '1' (read when a message module is
 # first imported): a wrong type then fails the test instead of passing silently.
 os.environ.setdefault('ROS_PYTHON_CHECK_FIELDS', '1')
