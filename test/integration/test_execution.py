@@ -4,7 +4,8 @@ llm_node (with ``robot.publish_sport_request``), the simulator node and a listen
 separate nodes, each on its own executor (as ``claudia-llm run`` spins them); every Request
 crosses DDS. Durations are measured on the simulator's own clock (``Go2Sim.events``: when
 each Request arrived), with the tolerance the issue gives (±0.2 s); the test machine's
-scheduling only shows up within that tolerance.
+scheduling only shows up within that tolerance. Once per ``llm.backend`` (the LLM's
+action lists come through either protocol).
 """
 import json
 import threading
@@ -12,6 +13,7 @@ import time
 
 import pytest
 import rclpy
+from backends import node_overrides
 from std_msgs.msg import String
 
 from claudia_llm.core.record import Action
@@ -50,16 +52,17 @@ SCRIPT = {'rules': [
 class ExecStack:
     """llm_node + go2_simulator + client + a listener of /claudia/execution."""
 
-    def __init__(self, redis_url, ollama_url, sim_overrides):
+    def __init__(self, redis_url, ollama_url, sim_overrides, backend='ollama'):
         rclpy.init()
         self.sim_node = Go2Simulator(parameter_overrides=dict(
             {'sim.transition_s': 0.8, 'sim.trick_s': 1.0, 'sim.move_timeout_s': MOVE_TIMEOUT_S},
             **sim_overrides))
         self.sim = self.sim_node.sim
-        self.node = LlmNode(parameter_overrides={
-            'redis.url': redis_url, 'ollama.host': ollama_url, 'ollama.warmup': False,
-            'scheduler.backend': 'memory', 'cache.semantic_enabled': False,
-            'safety.cooldown_s': 0.0, 'robot.publish_sport_request': True})
+        self.node = LlmNode(parameter_overrides=dict({
+            'redis.url': redis_url, 'redis.key_prefix': 'exec-' + backend,
+            'ollama.warmup': False, 'scheduler.backend': 'memory',
+            'cache.semantic_enabled': False, 'safety.cooldown_s': 0.0,
+            'robot.publish_sport_request': True}, **node_overrides(backend, ollama_url)))
         self.client = UtteranceClient()
         self.events = []
         self._lock = threading.Lock()
@@ -115,11 +118,11 @@ def ollama():
 
 
 @pytest.fixture
-def make_stack(redis_module, ollama, unitree_msgs):
+def make_stack(redis_module, ollama, unitree_msgs, llm_backend):
     stacks = []
 
     def make(**sim_overrides):
-        stacks.append(ExecStack(redis_module.url, ollama.url, sim_overrides))
+        stacks.append(ExecStack(redis_module.url, ollama.url, sim_overrides, llm_backend))
         return stacks[-1]
     yield make
     for stack in stacks:
