@@ -23,7 +23,7 @@ def main() -> int:
     failed = 0
     runs = list(RUNS)
     if EVAL.is_file():
-        runs.insert(0, ['eval_tiers.py'])
+        runs[:0] = [['eval_tiers.py'], ['oracle_eval.py']]
     for run in runs:
         print('\n=== bench/%s ===' % ' '.join(run), flush=True)
         failed += subprocess.call([sys.executable, str(HERE / run[0])] + run[1:]) != 0
