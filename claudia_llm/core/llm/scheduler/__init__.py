@@ -6,7 +6,7 @@ scripts), ``redis_streams`` (submitting through Redis streams; its results reade
 ``redis_results``, restart orphans in ``redis_orphans``), ``worker`` (serving them; what it
 reads next in ``worker_intake``), ``failover`` (Redis when up, in process when not; a
 lost or stalled Redis noticed by ``redis_watch``, its waiting requests moved in process by
-``migration``).
+``migration``, the in-node workers paused meanwhile by ``worker_pause``).
 ``core.build.make_scheduler`` wires them from the configuration; the pipeline only sees
 the ``Scheduler`` protocol.
 """

@@ -137,6 +137,8 @@ class FailoverScheduler:
         self._stopping = True
         if self.watch is not None:
             await self.watch.aclose()
+        # Last chance for drop markers of requests answered in process (no-op if none).
+        await self.migration.write_tombstones(self.stall_s or 1.0)
         for worker in self.workers:
             await worker.stop()
         if self.redis is not None:
