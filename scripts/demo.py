@@ -39,6 +39,44 @@ def ollama_reachable(host: str) -> bool:
         return False
 
 
+def openai_model(base_url: str) -> str:
+    """The first model id an OpenAI-compatible server at ``base_url`` lists ('' if none)."""
+    import httpx
+    key = os.environ.get('OPENAI_API_KEY') or 'sk-no-key-required'
+    try:
+        reply = httpx.get(base_url.rstrip('/') + '/models', timeout=1.0,
+                          headers={'Authorization': 'Bearer ' + key})
+        if reply.status_code != 200:
+            return ''
+        models = reply.json().get('data') or []
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return ''
+    return str(models[0].get('id') or '') if models else ''
+
+
+def llm_params():
+    """``-p`` items for the LLM server the demo uses, and the test server process if any.
+
+    ``$OLLAMA_HOST`` when it answers, else ``$OPENAI_BASE_URL`` when it lists a model
+    (``llm.backend`` openai, that model), else the Ollama-protocol test server.
+    """
+    host = os.environ.get('OLLAMA_HOST', '')
+    if host and ollama_reachable(host):
+        print('Using the Ollama at %s' % host)
+        return ['ollama.host:=' + host], None
+    base_url = os.environ.get('OPENAI_BASE_URL', '')
+    model = openai_model(base_url) if base_url else ''
+    if model:
+        print('Using the OpenAI-compatible server at %s, model %s' % (base_url, model))
+        return ['llm.backend:=openai', 'llm.base_url:=' + base_url,
+                'ollama.model:=' + model], None
+    server, host = start_test_server()
+    print('No Ollama reachable (OLLAMA_HOST unset or down, no OPENAI_BASE_URL server): using '
+          'the Ollama-protocol test server at %s with scripted demo answers (1.5 s each).'
+          % host)
+    return ['ollama.host:=' + host], server
+
+
 def start_test_server():
     # Scripted answers stand in for Qwen2.5 so the LLM path, the cached repeat and the
     # safety policy show end to end; they are demo data, not product behaviour.
@@ -98,21 +136,16 @@ def main() -> int:
     try:
         redis = start_redis(workdir)
         stoppers.append(redis.stop)
-        host = os.environ.get('OLLAMA_HOST', '')
-        if host and ollama_reachable(host):
-            print('Using the Ollama at %s' % host)
-        else:
-            server, host = start_test_server()
+        llm, server = llm_params()
+        if server is not None:
             stoppers.append(lambda: (server.send_signal(signal.SIGTERM), server.wait(10)))
-            print('No Ollama reachable (OLLAMA_HOST unset or down): using the Ollama-protocol '
-                  'test server at %s with scripted demo answers (1.5 s each).' % host)
         # Never the shell's domain (maybe a robot's: the demo sends sport requests).
         domain = use_private_domain()
         print('ROS domain %d, private to the demo (CLAUDIA_DOMAIN_ID=N picks one; watch with '
               'ROS_DOMAIN_ID=%d ros2 topic echo /claudia/response)' % (domain, domain))
         # The nodes log at WARN here so their per-request lines do not break the table.
         rclpy.init(args=ros_args(str(ROOT / 'config/claudia_llm.yaml'), [
-            'redis.url:=' + redis.url, 'ollama.host:=' + host,
+            'redis.url:=' + redis.url, *llm,
             'robot.publish_sport_request:=true']) + ['--log-level', 'warn'])
         print('Starting llm_node and diagnostics_node (loading the lexicon and embedder)...')
         nodes = InProcessNodes()
