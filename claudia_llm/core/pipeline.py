@@ -260,11 +260,13 @@ class Pipeline:
                 result = await self.scheduler.submit(request)
         except LLMError as exc:
             lap('llm')
-            if streamed is not None and streamed.decided and record.actions_published:
+            if record.actions_published:
                 fail_after_actions(record, exc, pieces,  # they went out: recorded with them
                                    stopped=record.stamp < self._last_emergency)
             else:
                 self._fail(record, exc.code, str(exc))
+                if pieces.spoken and not pieces.muted:
+                    record.reply = pieces.spoken_text()  # said already; not contradicted
             return None
         lap('llm')
         record.source = 'llm'

@@ -54,8 +54,12 @@ class ReplyPieces:
         self.muted = True
 
     def spoken_text(self) -> str:
-        """The pieces already published, joined."""
-        return ''.join(self.spoken)
+        """The pieces already published, joined (a space between two ASCII ends)."""
+        text = ''
+        for piece in self.spoken:
+            gap = ' ' if text and text[-1].isascii() and piece[0].isascii() else ''
+            text += gap + piece
+        return text
 
     def close(self, reply: str) -> None:
         """Publish the closing piece: what ``reply`` has after the spoken pieces, final.

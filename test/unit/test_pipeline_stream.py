@@ -166,7 +166,7 @@ def test_a_completion_malformed_after_its_actions_is_recorded_with_them_and_not_
     (first, second, calls), out = run(steps, {text: body}, malformed=[text])
     assert first.error['code'] == 'llm_malformed_output' and first.source == 'llm'
     assert [a.name for a in first.actions] == ['Sit'] and out.actions('m1') == [['Sit']]
-    assert first.reply == 'Sitting.Once upon a time.'  # what was already spoken
+    assert first.reply == 'Sitting. Once upon a time.'  # what was already spoken
     assert out.pieces('m1')[-1] == {'request_id': 'm1', 'seq': 2, 'text': '', 'final': True}
     assert calls == [text, text]  # never cached: asked again
     assert second.error['code'] == 'llm_malformed_output'
@@ -218,3 +218,17 @@ def test_stream_actions_false_waits_for_the_whole_answer():
     assert [e[0] for e in out.log] == ['action', 'piece', 'record']
     assert out.pieces('r1') == [{'request_id': 'r1', 'seq': 0, 'text': record.reply,
                                  'final': True}]
+
+
+def test_a_malformed_completion_without_actions_is_a_fallback_that_keeps_what_was_said():
+    text = 'impress the visitors with a poem'
+    body = content('Roses are red. Violets are', kind='chat')
+
+    async def steps(engine, llm, out):
+        return await engine.pipeline.handle(utterance(text, 'p1'))
+
+    record, out = run(steps, {text: body}, malformed=[text])
+    assert record.source == 'fallback' and record.error['code'] == 'llm_malformed_output'
+    assert record.actions == [] and out.actions('p1') == []
+    assert record.reply == 'Roses are red. Violets are'  # said already: not contradicted
+    assert [p['final'] for p in out.pieces('p1')][-1] is True

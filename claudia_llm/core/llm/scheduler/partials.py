@@ -80,17 +80,19 @@ class CallStream:
                                                    on_chunk=self.relay.on_chunk))
         side = asyncio.ensure_future(self._side(call))
         try:
-            return await call
-        except asyncio.CancelledError:
-            if self.aborted:
-                raise RequestCancelled('cancelled while streaming: nobody waits for the '
-                                       'answer any more (emergency stop)') from None
-            raise
-        finally:
+            await asyncio.wait({call})
+        except asyncio.CancelledError:  # the worker stops: the entry stays pending
+            call.cancel()
             side.cancel()
-            await asyncio.gather(side, return_exceptions=True)
-            if not self.aborted and self.events:
-                await self._send_bounded()  # what is queued goes before the outcome
+            raise
+        side.cancel()
+        await asyncio.gather(side, return_exceptions=True)
+        if self.aborted:
+            raise RequestCancelled('cancelled while streaming: nobody waits for the answer '
+                                   'any more (emergency stop)')
+        if self.events:
+            await self._send_bounded()  # what is queued goes before the outcome
+        return call.result()
 
     def _queue(self, events: Any) -> None:
         self.events.append(events)
