@@ -4,7 +4,7 @@ Usage::
 
     ros2 launch claudia_llm claudia_llm.launch.py [params_file:=my.yaml] [namespace:=robot1] \
         [ollama_host:=http://127.0.0.1:11434] [model:=qwen2.5:7b] [redis_url:=redis://...] \
-        [http:=true]
+        [llm_backend:=openai base_url:=http://127.0.0.1:8080/v1] [http:=true]
 
 Only the arguments given override the params file (``claudia_llm.ros.launch_params``);
 ``namespace`` moves the nodes and their relative topics (``claudia/utterance`` ...).

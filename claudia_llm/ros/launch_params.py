@@ -10,7 +10,11 @@ from typing import Any, Dict, List, Mapping, Tuple, Union
 LAUNCH_ARGUMENTS = (
     ('ollama_host', 'ollama.host', 'Ollama base URL (default: the params file, else '
                                    '$OLLAMA_HOST, else http://127.0.0.1:11434)'),
-    ('model', 'ollama.model', 'Ollama model tag (default: the params file)'),
+    ('model', 'ollama.model', 'Model: Ollama tag or OpenAI-compatible model id (default: '
+                              'the params file)'),
+    ('llm_backend', 'llm.backend', 'ollama or openai (default: the params file)'),
+    ('base_url', 'llm.base_url', 'OpenAI-compatible API root (default: the params file, '
+                                 'else $OPENAI_BASE_URL, else http://127.0.0.1:8080/v1)'),
     ('redis_url', 'redis.url', 'Redis URL (default: the params file)'),
 )
 """``(launch argument, parameter, description)``; each defaults to '' = not given."""

@@ -20,6 +20,8 @@ def test_no_arguments_given_passes_only_the_params_file():
     ({'ollama_host': 'http://gpu:11434'}, {'ollama.host': 'http://gpu:11434'}),
     ({'model': 'qwen2.5:3b', 'redis_url': ' '}, {'ollama.model': 'qwen2.5:3b'}),
     ({'redis_url': 'redis://r:1/0', 'ollama_host': ''}, {'redis.url': 'redis://r:1/0'}),
+    ({'llm_backend': 'openai', 'base_url': 'http://orin:8080/v1'},
+     {'llm.backend': 'openai', 'llm.base_url': 'http://orin:8080/v1'}),
 ])
 def test_only_the_given_arguments_override_the_file(given, overrides):
     assert node_parameters('/p.yaml', given) == ['/p.yaml', overrides]
