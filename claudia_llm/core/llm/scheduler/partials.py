@@ -24,6 +24,8 @@ import asyncio
 import logging
 from typing import Any, Callable, Dict, List, Optional
 
+from redis.exceptions import RedisError
+
 from claudia_llm.core.errors import RequestCancelled
 from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS
 
@@ -108,7 +110,7 @@ class CallStream:
             try:
                 targets = await asyncio.wait_for(self._targets(), self.stall_s)
                 verdicts = await asyncio.wait_for(self.verdicts(targets), self.stall_s)
-            except (asyncio.TimeoutError,) + REDIS_DOWN_ERRORS as exc:
+            except (asyncio.TimeoutError, RedisError) + REDIS_DOWN_ERRORS as exc:
                 log.debug('stream watch of %s: %s', self.leader.request_id, exc)
                 continue
             if all(v is not None for v in verdicts):
@@ -135,7 +137,8 @@ class CallStream:
             if targets is None:
                 targets = await asyncio.wait_for(self._targets(), self.stall_s)
             await asyncio.wait_for(self._send(targets), self.stall_s)
-        except (asyncio.TimeoutError,) + REDIS_DOWN_ERRORS as exc:
+        except (asyncio.TimeoutError, RedisError) + REDIS_DOWN_ERRORS as exc:
+            # Only events are lost (the outcome still comes): Redis down, OOM, a bad key...
             log.debug('partial entries of %s not sent: %s', self.leader.request_id, exc)
 
     async def _send(self, targets: List[LLMRequest]) -> None:
