@@ -1,8 +1,12 @@
 """Distance, angle and time phrasings become one timed Move (issue 12 item 2)."""
+import doctest
 import math
+from pathlib import Path
 
 import pytest
 
+from claudia_llm.core.errors import ConfigError
+from claudia_llm.core.paths import config_dir
 from claudia_llm.core.record import Action, Answer
 from claudia_llm.core.safety.actions import ActionRegistry
 from claudia_llm.core.understanding import motion
@@ -111,13 +115,28 @@ def test_sequences_mix_motions_with_cached_commands():
     assert compose('三歩前へ進んでから踊って', table.get, (), None, parse) is None
 
 
-def test_phrasing_speeds_come_from_the_action_table_and_must_be_positive():
+def test_phrasing_speeds_come_from_the_action_table_and_must_be_positive(tmp_path):
     assert SPEEDS.walk_mps == dict(MOVE.phrasing)['walk_mps']
     with pytest.raises(ValueError):
-        motion.Phrasing(walk_mps=0.0).from_spec(type('S', (), {'phrasing': (('walk_mps', 0),)}))
+        motion.Phrasing.from_spec(type('S', (), {'phrasing': (('walk_mps', 0),)}))
+    table = Path(config_dir() / 'go2_actions.yaml').read_text(encoding='utf-8')
+    for bad in ('walk_mps: 0.0', 'walk_mps: 0.3, sprint_mps: 2'):
+        path = tmp_path / 'actions.yaml'
+        path.write_text(table.replace('walk_mps: 0.3', bad), encoding='utf-8')
+        with pytest.raises(ConfigError, match='phrasing'):
+            ActionRegistry.load(path)
+
+
+def test_examples_hold():
+    assert doctest.testmod(motion).failed == 0
 
 
 def test_a_number_without_a_known_unit_is_not_guessed():
     assert motion.parse('5秒間前に歩いて', MOVE).intent[0].parameter['duration_s'] == 5.0
     assert motion.parse('前に5個歩いて', MOVE) is None
     assert motion.parse('walk forward 5', MOVE) is None
+
+
+def test_a_quantity_the_guards_cannot_read_is_not_walked_as_the_default():
+    assert motion.parse('walk forward half a meter', MOVE) is None
+    assert motion.parse('往前走半米', MOVE) is None

@@ -14,6 +14,8 @@ from claudia_llm.core.errors import ConfigError
 from claudia_llm.core.paths import config_dir
 
 POSTURES = ('standing', 'sitting', 'lying', 'unchanged')
+# Speeds of distance/angle phrasings (Move; core.understanding.motion.Phrasing): m/s, rad/s, m.
+PHRASING_NAMES = frozenset(('walk_mps', 'side_mps', 'turn_radps', 'step_m'))
 RISKS = ('safe', 'medium', 'high')
 
 
@@ -132,6 +134,10 @@ def _parse_row(name: str, row: Dict[str, Any]) -> ActionSpec:
         if held and params and not any(p.name == 'duration_s' for p in params):
             raise ConfigError('%s: a held action needs a duration_s parameter' % name)
         expected_s, min_s = float(row.get('expected_s', 1.0)), float(row.get('min_s', 0.0))
+        phrasing = {str(k): float(v) for k, v in (row.get('phrasing') or {}).items()}
+        if set(phrasing) - PHRASING_NAMES or any(v <= 0 for v in phrasing.values()):
+            raise ConfigError('%s: phrasing takes %s, each > 0; got %r'
+                              % (name, sorted(PHRASING_NAMES), phrasing))
         if not 0.0 <= expected_s <= 60.0 or not 0.0 <= min_s <= 60.0:
             raise ConfigError('%s: expected_s and min_s must be within 0-60 s' % name)
         return ActionSpec(name=name, api_id=int(row['api_id']), names=names,
@@ -141,7 +147,6 @@ def _parse_row(name: str, row: Dict[str, Any]) -> ActionSpec:
                           held=held, expected_s=expected_s,
                           done_modes=tuple(int(m) for m in row.get('done_modes') or ()),
                           progress=bool(row.get('progress', False)), min_s=min_s,
-                          phrasing=tuple(sorted((str(k), float(v)) for k, v in
-                                                (row.get('phrasing') or {}).items())))
+                          phrasing=tuple(sorted(phrasing.items())))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError('action %s: bad row %r' % (name, row)) from exc

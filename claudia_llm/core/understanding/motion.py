@@ -63,7 +63,7 @@ ZH_FREE = re.compile(
     r'请|麻烦|你|给我|一下|一点|一些|稍微|吧|呀|啊|呢|了|的|地|好|往|向|朝|到|再|慢慢|'
     r'前面|后面|左边|右边|左侧|右侧|前方|后方|前|后|左|右|直|'
     r'[转轉拐]|掉头|旋转|[走进退移挪]|前进|后退|移动|'
-    r'\d+(?:\.\d+)?|[零〇一二两兩三四五六七八九十百半]+|步|米|公尺|厘米|公分|度|圈|周|秒|钟|个|[\s，,。.!！]')
+    r'\d+(?:\.\d+)?|[零〇一二两兩三四五六七八九十百]+|步|米|公尺|厘米|公分|度|圈|周|秒|钟|个|[\s，,。.!！]')
 
 EN_TURN = frozenset(('turn', 'rotate', 'spin', 'pivot'))
 EN_WALK = frozenset(('walk', 'go', 'move', 'step', 'steps', 'head', 'advance', 'back', 'backup',
@@ -77,7 +77,7 @@ EN_FREE = frozenset((
     'second', 'seconds', 's', 'sec', 'secs', 'turns', 'little', 'bit', 'slightly', 'slowly',
     'okay', 'ok', 'hey', 'claudia', 'of', 'side', 'sideways', '°'))
 EN_NUMBERWORDS = frozenset(('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
-                            'eight', 'nine', 'ten', 'half'))
+                            'eight', 'nine', 'ten'))  # not 'half': guards read no 0.5
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,3 @@ def _amount(kind: str, value: Optional[float], unit: Optional[str], hedged: bool
         return value * phrasing.step_m
     return value * LINEAR_UNITS[unit] if unit in LINEAR_UNITS else None
 
-
-def motion_words() -> FrozenSet[str]:
-    """The Japanese motion lemmas (for tests and the README)."""
-    return JA_WALK_VERBS | JA_TURN_VERBS
