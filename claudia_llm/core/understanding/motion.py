@@ -287,4 +287,3 @@ def _amount(kind: str, value: Optional[float], unit: Optional[str], hedged: bool
     if unit == 'step':
         return value * phrasing.step_m
     return value * LINEAR_UNITS[unit] if unit in LINEAR_UNITS else None
-
