@@ -119,9 +119,35 @@ async def test_a_request_without_on_event_gets_no_partial_entries(redis_server, 
         assert info['entries-added'] == 1, 'only the result'
 
 
+@contextlib.asynccontextmanager
+async def remote_worker(cfg, name):
+    """An ``LLMWorker`` as ``claudia-llm worker`` runs it: not in any node's process."""
+    llm = build.make_llm(cfg)
+    redis = make_redis(cfg.redis.url)
+    blocking = make_redis(cfg.redis.url, for_blocking_reads=True, block_s=1.0)
+    worker = build.make_worker(cfg, llm, redis, blocking, name)
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+        await llm.aclose()
+        await redis.aclose()
+        await blocking.aclose()
+
+
 @pytest.mark.asyncio
-async def test_cancel_before_stops_the_workers_call_while_it_streams(redis_server, ollama):
-    async with node(config(redis_server, ollama, True), 'a') as (a, _redis):
+@pytest.mark.parametrize('where', ['in_node', 'remote'])
+async def test_cancel_before_stops_the_workers_call_while_it_streams(redis_server, ollama,
+                                                                     where):
+    """In node the worker is told at once; a remote one notices the stamp in Redis."""
+    in_node = where == 'in_node'
+    async with contextlib.AsyncExitStack() as stack:
+        a, _redis = await stack.enter_async_context(
+            node(config(redis_server, ollama, in_node), 'a'))
+        if not in_node:
+            await stack.enter_async_context(
+                remote_worker(config(redis_server, ollama, False), 'remote-1'))
         seen = Collect()
         task = asyncio.ensure_future(a.submit(LLMRequest('r1', 'wave at the sky'),
                                               on_event=seen))
@@ -130,15 +156,15 @@ async def test_cancel_before_stops_the_workers_call_while_it_streams(redis_serve
         with pytest.raises(RequestCancelled):
             await task
         entry = [e for e in ollama.requests() if e['messages']][-1]
-        for _ in range(200):
+        for _ in range(300):
             if entry['outcome'] != 'pending':
                 break
             await asyncio.sleep(0.01)
             entry = [e for e in ollama.requests() if e['messages']][-1]
         assert entry['outcome'] in ('cancelled', 'disconnected')
         assert len(seen.pieces) < 4  # it stopped before the end of the reply
-        for _ in range(200):  # the worker's slot is free again
-            if a.in_flight() == 0 and ollama.stats()['in_service'] == 0:
+        for _ in range(300):  # the worker's slot is free again
+            if ollama.stats()['in_service'] == 0:
                 break
             await asyncio.sleep(0.01)
         assert ollama.stats()['in_service'] == 0

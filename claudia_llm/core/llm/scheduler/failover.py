@@ -107,6 +107,8 @@ class FailoverScheduler:
         count = self.inprocess.cancel_before(stamp)
         if self.redis is not None:
             count += self.redis.cancel_before(stamp)
+            for worker in self.workers:  # their calls for us stop now, not at the next check
+                worker.cancel_before(self.redis.origin, stamp)
         return count
 
     def depth(self) -> int:

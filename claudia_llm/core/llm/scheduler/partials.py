@@ -9,7 +9,8 @@ Worker side, ``CallStream`` runs one LLM call and, beside it, a loop that
   ``ticket``, ``request_id`` and ``partial`` (``events.events_to_json``) and no
   ``outcome``, so it is never mistaken for a result. Bounded: at most ``MAX_EVENTS``
   events per call, results streams capped at ``RESULTS_MAXLEN`` as for results;
-- every ``watch_s`` (and at each event) checks whether anybody still wants the answer:
+- every ``watch_s`` (and at each event) checks whether anybody still wants the answer
+  (an in-node worker is also told directly by its node's emergency stop, ``cancel_before``):
   when every request waiting on the call is cancelled (its origin's emergency stamp is
   newer than the request, or its submitter dropped it) or expired, the call is cancelled,
   which closes the HTTP stream (Ollama stops at the next token), and the slot is free.
@@ -69,6 +70,7 @@ class CallStream:
         self.aborted = False
         self._followers = []  # type: List[LLMRequest]
         self._wake = asyncio.Event()
+        self._call = None  # type: Optional[asyncio.Future]
         self.relay = EventRelay(llm, lambda: [self._queue], MAX_EVENTS)
 
     async def run(self) -> Any:
@@ -78,8 +80,8 @@ class CallStream:
             RequestCancelled: nobody wanted the answer any more; the call was cancelled.
             LLMError: the call failed.
         """
-        call = asyncio.ensure_future(self.llm.chat(self.leader.text,
-                                                   on_chunk=self.relay.on_chunk))
+        call = self._call = asyncio.ensure_future(self.llm.chat(
+            self.leader.text, on_chunk=self.relay.on_chunk))
         side = asyncio.ensure_future(self._side(call))
         try:
             await asyncio.wait({call})
@@ -95,6 +97,22 @@ class CallStream:
         if self.events:
             await self._send_bounded()  # what is queued goes before the outcome
         return call.result()
+
+    def cancel_before(self, origin: str, stamp: float) -> bool:
+        """Stop the call if every request known on it is ``origin``'s, older than ``stamp``.
+
+        Returns:
+            True when the call was stopped now.
+        """
+        targets = [self.leader] + self._followers
+        if self._call is None or self._call.done() or self.aborted or not all(
+                t.origin == origin and t.created < stamp for t in targets):
+            return False
+        self.aborted = True
+        log.info('request %s: cancelled by an emergency stop; its LLM call stops',
+                 self.leader.request_id)
+        self._call.cancel()
+        return True
 
     def _queue(self, events: Any) -> None:
         self.events.append(events)

@@ -77,6 +77,7 @@ class LLMWorker(StreamIntake):
         self._publish_script = redis.register_script(K.PUBLISH)
         self._buffer = []  # type: List[Entry]
         self._running = {}  # type: Dict[asyncio.Task, Tuple[str, str]]
+        self._streams = set()  # type: set  # CallStreams running
         self._loop_task = None  # type: Optional[asyncio.Task]
         self._beat_task = None  # type: Optional[asyncio.Task]
         self._claim_at = 0.0
@@ -207,14 +208,27 @@ class LLMWorker(StreamIntake):
 
     async def _call(self, leader: LLMRequest) -> Tuple[Any, Optional[LLMError]]:
         """The LLM call, streamed (``partials.CallStream``: events, cancellation watch)."""
+        stream = CallStream(self.redis, self.keys, self.llm, leader, self._verdicts)
+        self._streams.add(stream)
         try:
-            return await CallStream(self.redis, self.keys, self.llm, leader,
-                                    self._verdicts).run(), None
+            return await stream.run(), None
         except LLMError as exc:
             return None, exc
         except Exception as exc:  # noqa: BLE001 - every waiter must still get an answer
             log.exception('worker %s: LLM call failed unexpectedly', self.name)
             return None, LLMError('unexpected %s: %s' % (type(exc).__name__, exc))
+        finally:
+            self._streams.discard(stream)
+
+    def cancel_before(self, origin: str, stamp: float) -> int:
+        """Stop the calls only ``origin``'s requests older than ``stamp`` wait for; count them.
+
+        For an emergency stop of the node this worker runs in.
+
+        The same verdict the calls' own watch reaches once the stamp is in Redis, without
+        waiting for it (``partials.CallStream.cancel_before``).
+        """
+        return sum(1 for stream in list(self._streams) if stream.cancel_before(origin, stamp))
 
     async def _verdicts(self, requests: List[LLMRequest]) -> List[Optional[LLMError]]:
         """None for each request still wanted, else the error that answers it."""
