@@ -138,10 +138,12 @@ def clean_stop(node):
 def test_sigterm_hands_queued_answers_to_the_next_node(client, tmp_path, redis_server,
                                                        ollama_server_factory, llm_backend):
     namespace, ros_client = client
-    # The third question asks for a motion; the second node answers it at least the grace
-    # (3 s) plus one service time (2 s) after it was said: past safety.stale_after_s 4 s.
+    # The three questions ask for a motion, 2 s each on one slot: whichever of them the
+    # first node leaves queued, the second node answers it at least the grace (3 s) plus
+    # one service time after it was said: past safety.stale_after_s 4 s. (Which one runs
+    # first is decided by the cache tiers' timing, so no order is assumed.)
     ollama = ollama_server_factory(service_time_s=2.0, script={'rules': [
-        {'match': 'tell me about the wind', 'content': {
+        {'regex': '^tell me about the (moon|sea|wind)$', 'content': {
             'reply': 'I wave.', 'actions': [{'name': 'Hello'}], 'kind': 'command'}}]})
     params = node_params(tmp_path, namespace, redis_server.url, ollama.url, stale_after_s=4.0,
                          backend=llm_backend)
@@ -164,10 +166,14 @@ def test_sigterm_hands_queued_answers_to_the_next_node(client, tmp_path, redis_s
     codes = {(r[0].get('error') or {}).get('code') for r in records.values()}
     assert 'shutting_down' not in codes  # Redis was up: nothing needed that answer
     assert records['u-0'][0]['actions'] and records['u-4'][0]['actions']
-    late = records['u-3'][0]
-    assert late['source'] == 'llm' and late['intent'] == ['Hello'] and late['actions'] == []
-    assert [p['rule'] for p in late['policy']] == ['stale'] and late['age_ms'] > 4000.0
-    assert late['reply'] == FALLBACK['stale']['en']
+    asked = [records['u-%d' % i][0] for i in (1, 2, 3)]
+    assert all(r['source'] == 'llm' and r['intent'] == ['Hello'] for r in asked)
+    late = [r for r in asked if [p['rule'] for p in r['policy']] == ['stale']]
+    assert late, 'the second node answered nothing late'
+    for record in late:  # withheld by the named rule, and the reply says so
+        assert record['actions'] == [] and record['age_ms'] > 4000.0
+        assert record['reply'] == FALLBACK['stale']['en']
+    assert all(r['actions'] for r in asked if r not in late)  # answered in time: it acts
     clean_stop(second)
 
 
