@@ -348,8 +348,10 @@ class FailoverStore:
         if self._down_since is None:
             self._down_since = self._clock()
             self._last_probe = self._down_since
-            log.warning('Redis unreachable (%s: %s); serving from memory, retrying every %.1f s',
-                        type(exc).__name__, exc, self._retry_interval_s)
+            # A budget miss is a slow Redis (or a loaded machine), not necessarily a lost one.
+            what = 'too slow' if isinstance(exc, BudgetExceeded) else 'unreachable'
+            log.warning('Redis %s (%s: %s); serving from memory, retrying every %.1f s',
+                        what, type(exc).__name__, exc, self._retry_interval_s)
 
 
 def _glob_escape(text: str) -> str:

@@ -69,7 +69,7 @@ class FailoverScheduler:
             await worker.start()
         if self.stall_s is not None and self.watch is None:
             self.watch = RedisWatch(self.redis.redis, self.stall_s, self._on_lost,
-                                    self._on_back, on_up=self.pause.resume_if_allowed)
+                                    self._on_back, on_up=self._on_up)
         if self.watch is not None:
             await self.watch.start()
         self._note_mode()
@@ -165,6 +165,16 @@ class FailoverScheduler:
         done = await self.migration.write_tombstones(self.stall_s or 1.0)
         self._note_mode()
         return done
+
+    async def _on_up(self) -> None:
+        """Redis answers: write pending drop markers, then maybe resume the workers.
+
+        Markers are pending here when requests moved without an outage of the watch (their
+        own call, or the results reader, missed its bound first).
+        """
+        if self.migration.tombstones():
+            await self.migration.write_tombstones(self.stall_s or 1.0)
+        await self.pause.resume_if_allowed()
 
     def _workers_may_run(self) -> bool:
         """Redis takes requests again, its tombstones are out, nothing is left in process."""

@@ -3,9 +3,11 @@
 A refused or reset connection shows at once, but a Redis paused by SIGSTOP keeps its TCP
 connections (the kernel even accepts new ones) and simply answers nothing: every command
 then waits for its socket timeout, and redis-py retries it. ``RedisWatch`` sends PING every
-``stall_s / 4`` with a bound of ``stall_s``; the first PING that fails or misses the bound
-calls ``on_lost``, the first one answered after that calls ``on_back``, and every one
-answered while Redis is up calls ``on_up``. The failover scheduler moves its requests in
+``stall_s / 4`` with a bound of ``stall_s``; a refused connection, or two PINGs in a row
+that miss the bound, call ``on_lost`` (one miss alone can be this process's event loop held
+up on a loaded machine, not Redis: a SIGSTOP is then noticed after about 2 x ``stall_s``);
+the first PING answered after that calls ``on_back``, and every one answered while Redis is
+up calls ``on_up``. The failover scheduler moves its requests in
 process and pauses its workers on the first, writes the moved requests' tombstones on the
 second, and resumes its workers from the third once nothing is left in process.
 """
@@ -49,6 +51,7 @@ class RedisWatch:
         self.interval_s = stall_s / 4.0 if interval_s is None else interval_s
         self.down = False
         self.outages = 0
+        self.misses = 0  # PINGs in a row that missed the bound while Redis was up
         self._task = None  # type: Optional[asyncio.Task]
 
     async def start(self) -> None:
@@ -78,6 +81,10 @@ class RedisWatch:
         try:
             await bounded(self.redis.ping(), self.stall_s, 'PING')
         except (RedisError, OSError) as exc:  # down, stalled, refusing (NOAUTH, LOADING)
+            self.misses += 1
+            if not self.down and self.misses < 2 and _is_timeout(exc):
+                log.info('Redis PING unanswered within %.2f s; asking again', self.stall_s)
+                return
             if not self.down:
                 self.down = True
                 self.outages += 1
@@ -85,6 +92,7 @@ class RedisWatch:
                             'process until it answers again', type(exc).__name__, exc)
                 await self.on_lost(exc)
             return
+        self.misses = 0
         if self.down:
             if not await self.on_back():
                 return
@@ -92,3 +100,9 @@ class RedisWatch:
             log.info('Redis answers again; LLM requests go through the streams')
         if self.on_up is not None:
             await self.on_up()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A bound missed (asyncio or redis-py timeout), as opposed to a refused connection."""
+    from redis.exceptions import TimeoutError as RedisTimeout
+    return isinstance(exc, (asyncio.TimeoutError, RedisTimeout, TimeoutError))
