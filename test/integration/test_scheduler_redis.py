@@ -305,7 +305,10 @@ async def test_two_worker_processes_share_a_burst_of_100(redis_server, ollama_fa
         # A connection per concurrent submit: this test is about the workers sharing the
         # burst, not about the submitter's pool (16) making 84 callers wait on a slow CI.
         async with clients(redis_server.url, max_connections=128) as (redis, blocking):
-            submitter = RedisScheduler(redis, blocking, None, origin='burst', queue_size=200)
+            # stall_s 10: 100 TCP connects at once on a loaded 2-core CI can take > 1 s, which
+            # the node would rightly call a stall; here it would only fail the wrong test.
+            submitter = RedisScheduler(redis, blocking, None, origin='burst', queue_size=200,
+                                       stall_s=10.0)
             await submitter.start()
             try:
                 results = await asyncio.gather(*[submitter.submit(req('burst %d' % i))
