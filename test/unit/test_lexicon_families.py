@@ -7,6 +7,7 @@ readings (``core.understanding.readings``) and the politeness rules must carry i
 import pytest
 
 from claudia_llm.core.safety.actions import ActionRegistry
+from claudia_llm.core.understanding import motion
 from claudia_llm.core.understanding.commands import compose
 from claudia_llm.core.understanding.lexicon import Lexicon
 
@@ -31,6 +32,8 @@ CASES = [
     ('greeting by time of day', 'good evening claudia', 'Hello'),
     ('resting', 'コシカケテ', 'Sit'), ('resting', '歇一会儿吧', 'Sit'),
     ('stretching', 'せのびして', 'Stretch'),
+    ('spin trick', 'クルッとまわって', 'Dance1'), ('spin trick', '转个圈吧', 'Dance1'),
+    ('spin trick', 'can you spin around', 'Dance1'),
 ]
 
 
@@ -83,3 +86,13 @@ def test_rules_do_not_widen_other_words(text):
     ('我累了想休息', ['Sit'])])
 def test_clause_final_le_and_repeated_asks(text, actions):
     assert understood(text) == actions
+
+
+@pytest.mark.parametrize('text, z_sign', [('右に回って', -1), ('ひだりにまわって', 1),
+                                          ('spin left', 1), ('向右转圈', -1)])
+def test_a_spin_with_a_direction_is_a_turn_not_the_spin_trick(text, z_sign):
+    move = ActionRegistry.load().get('Move')
+    answer = compose(text, TABLE.get, LEXICON.high_risk(), LEXICON.spellings(),
+                     lambda segment: motion.parse(segment, move))
+    assert [a.name for a in answer.intent] == ['Move']
+    assert answer.intent[0].parameter['z'] * z_sign > 0
