@@ -35,9 +35,12 @@ log = logging.getLogger(__name__)
 Publish = Callable[[ResponseRecord], None]
 
 # Policy rules that refuse an action for safety; other drops (cooldown, already in the
-# posture) leave the reply as it is.
+# posture) leave the reply as it is, unless they leave nothing to do (NOTHING_TO_DO).
 REFUSAL_RULES = frozenset(('unknown_action', 'api_id_mismatch', 'disabled', 'not_from_llm',
                            'high_risk', 'battery_critical', 'battery_low'))
+# When every action was dropped by one of these, the reply says so instead of promising a
+# move the robot will not make ("Sitting." while it just sat or already sits).
+NOTHING_TO_DO = (('already_in_posture', 'already'), ('cooldown', 'just_done'))
 
 
 class Pipeline:
@@ -302,7 +305,8 @@ class Pipeline:
         What it lets through is published at once (``_send_actions``).
 
         Returns:
-            True when the reply was replaced (the policy refused or withheld actions).
+            True when the reply was replaced (the policy refused or withheld actions, or
+            left nothing to do).
         """
         if intent and record.source != 'emergency' and received_stamp < self._last_emergency:
             record.policy = [PolicyChange(a.name, 'emergency_stop',
@@ -325,6 +329,12 @@ class Pipeline:
         elif intent and any(c.rule in REFUSAL_RULES for c in result.changes):
             # The reply is spoken: it must not promise what the policy refused.
             record.reply, replaced = fallback_reply('refused', record.utterance), True
+        elif intent and not record.actions:
+            rules = {c.rule for c in result.changes}
+            for rule, code in NOTHING_TO_DO:
+                if rule in rules:
+                    record.reply, replaced = fallback_reply(code, record.utterance), True
+                    break
         return replaced
 
     def _send_actions(self, record: ResponseRecord) -> None:

@@ -44,6 +44,29 @@ def test_bad_input_raises_a_specific_code(raw, code):
     assert info.value.code == code
 
 
+@pytest.mark.parametrize('field, value, record_id', [
+    ('id', {}, ''), ('id', ['r1'], ''), ('id', 7, '7'), ('id', True, ''),
+    ('id', 'r' * 65, 'r' * 64),
+    ('source', {'x': 1}, 'r1'), ('source', 7, 'r1'),
+    ('seq', '3', 'r1'), ('seq', 1.5, 'r1'), ('seq', -1, 'r1'), ('seq', True, 'r1'),
+])
+def test_an_envelope_field_of_the_wrong_type_is_refused_naming_the_field(field, value,
+                                                                         record_id):
+    body = {'text': '座って', 'id': 'r1', field: value}
+    with pytest.raises(InputError) as info:
+        parse_utterance(json.dumps(body))
+    assert info.value.code == 'invalid_json' and '"%s"' % field in str(info.value)
+    assert info.value.request_id == record_id
+
+
+@pytest.mark.parametrize('body', [{'text': 'sit', 'id': None, 'source': None, 'seq': None},
+                                  {'text': 'sit', 'id': '', 'seq': 0},
+                                  {'text': 'sit', 'id': 'r' * 64, 'source': 's' * 300}])
+def test_null_empty_and_longest_fields_are_accepted(body):
+    u = parse_utterance(json.dumps(body))
+    assert u.text == 'sit' and len(u.request_id) in (32, 64) and len(u.speaker) <= 64
+
+
 def test_byte_limit_is_checked_before_decoding():
     with pytest.raises(InputError) as info:
         decode('あ' * 2000, max_bytes=4096)

@@ -1,8 +1,9 @@
 """Parsing and checking of ``/claudia/utterance`` messages.
 
 A message is plain text, or a JSON object ``{"text": str, "id"?: str,
-"priority"?: "high"|"normal"|"low", "source"?: str}`` (DESIGN.md). Anything else
-unusable raises ``InputError`` with a specific code, so the node can answer with an
+"priority"?: "high"|"normal"|"low", "source"?: str}`` (DESIGN.md; ``"seq"?``: a whole
+number per source, see ``core.intake``). Fields of the wrong type and anything else
+unusable raise ``InputError`` with a specific code, so the node can answer with an
 error record instead of acting.
 """
 import json
@@ -32,6 +33,8 @@ REPLACEMENT = '\ufffd'
 # 16x the default input.max_bytes, room for a long paste; anything bigger is not parsed
 # at all, so a flood of huge messages costs the event loop no parsing (the id is unknown).
 ID_RECOVERY_MAX_BYTES = 64 * 1024
+MAX_ID_CHARS = 64
+"""Longest ``id`` accepted; a longer one is refused (cutting it would break its matching)."""
 
 
 @dataclass
@@ -80,8 +83,9 @@ def parse_utterance(raw: Union[str, bytes], max_chars: int = 500,
     delivers invalid UTF-8, see ``REPLACEMENT``) is refused before anything acts on it.
 
     Raises:
-        InputError: with code 'empty', 'too_long', 'invalid_utf8' or 'invalid_json', and
-            the message's ``id`` as ``request_id`` when it had one (also for a message
+        InputError: with code 'empty', 'too_long', 'invalid_utf8' or 'invalid_json' (also
+            for an ``id``, ``source`` or ``seq`` of the wrong type), and the message's
+            ``id`` as ``request_id`` when it had one (also for a message
             refused as too long or not UTF-8, up to ``ID_RECOVERY_MAX_BYTES``).
     """
     try:
@@ -108,6 +112,7 @@ def parse_utterance(raw: Union[str, bytes], max_chars: int = 500,
         if priority not in PRIORITIES:
             raise InputError('priority must be one of %s, got %r' % (PRIORITIES, priority),
                              'invalid_json', request_id)
+        _check_envelope_types(data, request_id)
         speaker = printable_field(data.get('source'))
     text = _CONTROL.sub('', text).strip()
     if not text:
@@ -117,6 +122,32 @@ def parse_utterance(raw: Union[str, bytes], max_chars: int = 500,
                          'too_long', request_id)
     return Utterance(text=text, request_id=request_id or new_request_id(), priority=priority,
                      speaker=speaker)
+
+
+def _check_envelope_types(data: dict, request_id: str) -> None:
+    """Refuse an envelope whose ``id``, ``source`` or ``seq`` has the wrong type.
+
+    A wrong type is a bug in the sender; answering under a fresh id instead would leave a
+    client waiting for its own id until its timeout, and a ``seq`` the gap check cannot
+    read would hide losses. null counts as absent.
+
+    Raises:
+        InputError: 'invalid_json' naming the field: ``id`` not a string or longer than
+            ``MAX_ID_CHARS``, ``source`` not a string, ``seq`` not a whole number >= 0.
+    """
+    ident, source, seq = data.get('id'), data.get('source'), data.get('seq')
+    if ident is not None and not isinstance(ident, str):
+        raise InputError('"id" must be a string, got %s' % type(ident).__name__,
+                         'invalid_json', request_id)
+    if isinstance(ident, str) and len(ident) > MAX_ID_CHARS:
+        raise InputError('"id" is %d characters, limit %d' % (len(ident), MAX_ID_CHARS),
+                         'invalid_json', request_id)
+    if source is not None and not isinstance(source, str):
+        raise InputError('"source" must be a string, got %s' % type(source).__name__,
+                         'invalid_json', request_id)
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise InputError('"seq" must be a whole number >= 0, got %r' % (seq,),
+                         'invalid_json', request_id)
 
 
 def request_id_of(raw: Union[str, bytes]) -> str:
@@ -144,10 +175,15 @@ def request_id_of(raw: Union[str, bytes]) -> str:
 
 
 def _id_field(data) -> str:
-    """The ``id`` of a parsed JSON message as text, at most 64 characters; '' if none."""
-    if not isinstance(data, dict):
+    """The ``id`` of a parsed JSON message as text, at most 64 characters; '' if none.
+
+    A number is written as text (the error record of ``{"id": 7}`` says "7", which a client
+    can match); a container, a boolean or null gives ''.
+    """
+    ident = data.get('id') if isinstance(data, dict) else None
+    if isinstance(ident, bool) or not isinstance(ident, (str, int, float)):
         return ''
-    return printable_field(data.get('id'))
+    return printable_field(ident)
 
 
 def printable_field(value) -> str:
