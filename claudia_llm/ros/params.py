@@ -2,7 +2,8 @@
 
 Only APIs Foxy's rclpy has are used: ``node.declare_parameter(name, value, descriptor)``
 with a default value (Foxy cannot declare a typed parameter without one),
-``ParameterDescriptor(description=...)`` (no ``dynamic_typing``, Galactic+),
+``ParameterDescriptor(description=...)`` (``dynamic_typing``, Galactic+, only where the
+field exists: ``_descriptor``),
 ``node.set_parameters`` and ``SetParametersResult``.
 
 Precedence of a value: ``overrides`` passed here (the CLI's explicit values) beat ROS
@@ -46,8 +47,7 @@ def declare_all(node, node_key: str, overrides: Optional[Dict[str, Any]] = None
                for name, value in (overrides or {}).items()}
     for name, param in table.items():
         try:
-            node.declare_parameter(name, param.default,
-                                   ParameterDescriptor(description=param.description))
+            node.declare_parameter(name, param.default, _descriptor(param.description))
         except _DECLARE_ERRORS as exc:
             raise ConfigError('%s: cannot declare %s (default %r): %s'
                               % (node_key, name, param.default, exc)) from exc
@@ -55,6 +55,21 @@ def declare_all(node, node_key: str, overrides: Optional[Dict[str, Any]] = None
         _set(node, node_key, checked)
     return {name: settings.check(node_key, name, node.get_parameter(name).value)
             for name in table}
+
+
+def _descriptor(description: str) -> ParameterDescriptor:
+    """A descriptor that leaves type checks to ``settings.check``.
+
+    rclpy from Galactic on refuses a value of another type than the default's before any
+    callback runs, with a reason such as "Wrong parameter type, expected '3' got '2'" (and
+    refuses 2 for a float). With ``dynamic_typing`` (Galactic+) our check runs instead:
+    2 becomes 2.0, and a wrong type is refused naming the parameter and the type wanted,
+    as on Foxy, which has neither the field nor rclpy's type check.
+    """
+    descriptor = ParameterDescriptor(description=description)
+    if hasattr(descriptor, 'dynamic_typing'):
+        descriptor.dynamic_typing = True
+    return descriptor
 
 
 def _set(node, node_key: str, values: Dict[str, Any]) -> None:

@@ -124,3 +124,20 @@ def test_validate_change_as_a_node_callback(make_node):
     assert node.get_parameter('diagnostics.p95_warn_ms').value == 42.0
     assert node.get_parameter('diagnostics.window_s').value == settings.defaults(
         'diagnostics_node')['diagnostics.window_s']
+
+
+def test_a_live_change_of_another_type_is_checked_by_us_not_refused_by_rclpy(make_node):
+    """2 for a float is 2.0 (as on Foxy); a text is refused naming the parameter and type."""
+    node = make_node('diagnostics_node')
+    declare_all(node, 'diagnostics_node')
+    node.add_on_set_parameters_callback(
+        lambda params: validate_change('diagnostics_node', params,
+                                       live=['diagnostics.p95_warn_ms']))
+    whole, text = node.set_parameters([
+        Parameter('diagnostics.p95_warn_ms', Parameter.Type.INTEGER, 900),
+        Parameter('diagnostics.p95_warn_ms', Parameter.Type.STRING, 'fast')])
+    assert whole.successful
+    assert settings.check('diagnostics_node', 'diagnostics.p95_warn_ms',
+                          node.get_parameter('diagnostics.p95_warn_ms').value) == 900.0
+    assert not text.successful
+    assert "diagnostics.p95_warn_ms must be float, got 'fast'" in text.reason
