@@ -18,7 +18,9 @@ PAIRS = [
     ('ja', 'negation', 'もう眠い', 'StandDown', 'もう眠くない'),
     ('zh', 'question', '我累了', 'Sit', '你累了吗'),
     ('zh', 'negation', '我想看你跳舞', 'Dance1', '我不想看你跳舞'),
-    ('en', 'question', "you're tired", 'Sit', 'are you tired?'),
+    # not "you're tired": it is 0.96 from the lexicon's "i'm tired" (a semantic hit, Sit,
+    # on some builds of the int8 encoder); these pairs are about answers the LLM gave
+    ('en', 'question', "you're worn out", 'Sit', 'are you worn out?'),
     ('en', 'negation', 'i want to see a dance', 'Dance1', "i don't want to see a dance"),
 ]
 SCRIPT = {'rules': [{'match': first, 'content': {'reply': 'ok', 'actions': [{'name': action}],

@@ -213,3 +213,35 @@ async def test_a_later_life_of_the_node_finds_no_moved_request(redis_server, oll
         after = await restarted.submit(req('next life'))
     assert after.answer.reply and orphans == []
     assert texts(ollama) == ['first'] + IN_PRIORITY_ORDER + ['next life']
+
+
+@pytest.mark.asyncio
+async def test_one_slow_results_read_with_redis_answering_is_no_outage(redis_server, ollama,
+                                                                       caplog):
+    """A results read held past its bound (a busy loop) while Redis answers PINGs.
+
+    Only the read is slowed (a wrapper on the real client); the node must not call it a
+    stall: the request stays in Redis, its worker's answer is read again, the LLM answers
+    it once.
+    """
+    orphans = []
+    async with node(make_settings(redis_server, ollama), orphans) as sched:
+        blocking = sched.redis.blocking
+        real_read = blocking.xreadgroup
+        held = []
+
+        async def slow_once(*args, **kwargs):
+            if not held:
+                held.append(time.monotonic())
+                await asyncio.sleep(sched.redis.block_s + sched.redis.stall_s + 1.0)
+            return await real_read(*args, **kwargs)
+
+        blocking.xreadgroup = slow_once
+        ollama.set_script([{'match': 'held', 'delay_s': 0.5}])
+        with caplog.at_level('INFO', logger='claudia_llm'):
+            result = await asyncio.wait_for(sched.submit(req('held')), BOUND_S)
+    assert held and result.answer.reply
+    assert texts(ollama) == ['held'] and orphans == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert any('answers a PING: a busy process, not a stall' in m for m in messages)
+    assert not any('switched from redis to memory' in m for m in messages), messages

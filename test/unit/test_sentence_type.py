@@ -29,10 +29,12 @@ RULES = {
                                '帮我跳个舞']),
     'zh statement': ('statement', ['我累了', '坐下', '你真可爱']),
     'en question': ('question', ['are you tired', 'are you tired?', 'tired?', 'what is your name',
-                                 'do you like dancing', 'is it raining', 'sit?']),
+                                 'do you like dancing', 'is it raining', 'sit?',
+                                 'have you eaten', 'has the robot sat down']),
     'en request': ('request', ['can you sit down?', 'could you please sit', "let's dance",
                                'please sit', 'would you mind sitting', "why don't you sit"]),
-    'en statement': ('statement', ["i'm tired", 'sit down', 'you are cute', 'good dog']),
+    'en statement': ('statement', ["i'm tired", 'sit down', 'you are cute', 'good dog',
+                                   'have a rest', 'have a stretch', 'do the dance']),
 }
 CASES = [(rule, kind, text) for rule, (kind, texts) in RULES.items() for text in texts]
 

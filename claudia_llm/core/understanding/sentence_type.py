@@ -59,7 +59,8 @@ _EN_AUX = frozenset(('am', 'are', 'is', 'was', 'were', 'do', 'does', 'did', 'hav
                      "haven't", "hasn't", "wasn't", "weren't", "shouldn't", "couldn't"))
 _EN_SUBJECTS = frozenset(('i', 'you', 'u', 'we', 'he', 'she', 'it', 'they', 'this', 'that',
                           'there', 'your', 'my', 'the', 'a', 'robot', 'claudia'))
-# Plain 'do' inverts only with these (do you / do we ...); before a noun it is the verb.
+# Plain 'do' and 'have' invert only with these (do you / have we ...); before a noun or an
+# article they are the verb of an imperative (do the dance, have a rest).
 _EN_DO_SUBJECTS = frozenset(('i', 'you', 'u', 'we', 'they'))
 _EN_WH = frozenset(('what', "what's", 'whats', 'why', 'how', "how's", 'where', "where's",
                     'when', 'who', "who's", 'which', 'whose', 'whom'))
@@ -191,7 +192,7 @@ def _english(text: str, marked: bool) -> str:
     if marked or words[0] in _EN_WH:
         return QUESTION
     if words[0] in _EN_AUX and len(words) > 1 and words[1] in _EN_SUBJECTS:
-        if words[0] == 'do' and words[1] not in _EN_DO_SUBJECTS:
-            return STATEMENT  # an imperative: do a stretch, do the dance, do it
+        if words[0] in ('do', 'have') and words[1] not in _EN_DO_SUBJECTS:
+            return STATEMENT  # an imperative: do a stretch, do it, have a rest
         return QUESTION
     return STATEMENT

@@ -15,7 +15,7 @@ from typing import Any, Dict
 from redis.exceptions import ResponseError
 
 from claudia_llm.core.errors import LLMError, SchedulerBusy, StoreUnavailable
-from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, bounded
+from claudia_llm.core.redis_conn import REDIS_DOWN_ERRORS, BudgetExceeded, bounded
 
 from . import keys as K
 from . import partials
@@ -57,6 +57,18 @@ class ResultsReader:
                 await self._read_once()
             except asyncio.CancelledError:
                 raise
+            except BudgetExceeded as exc:
+                # One slow read alone can be a held-up event loop on a loaded machine (it
+                # moved a request in process while a worker ran it: the LLM answered twice).
+                # A stall is when a PING misses its bound too; entries of the cancelled read
+                # stay pending in the group and are read again (_read_once).
+                if await self._redis_answers():
+                    log.info('reading LLM results of %s missed its bound (%s) but Redis '
+                             'answers a PING: a busy process, not a stall', self.origin, exc)
+                    self._reread_at = 0.0
+                    continue
+                self._mark_down(exc)
+                await asyncio.sleep(self.retry_interval_s)
             except REDIS_DOWN_ERRORS as exc:
                 self._mark_down(exc)
                 await asyncio.sleep(self.retry_interval_s)
@@ -73,6 +85,14 @@ class ResultsReader:
             except Exception:  # noqa: BLE001 - the reader must outlive any one bad entry
                 log.exception('results reader of %s failed; restarting it', self.origin)
                 await asyncio.sleep(self.retry_interval_s)
+
+    async def _redis_answers(self) -> bool:
+        """True when Redis answers a PING within ``stall_s``; never raises Redis errors."""
+        try:
+            await bounded(self.redis.ping(), self.stall_s, 'PING after a slow results read')
+        except REDIS_DOWN_ERRORS:
+            return False
+        return True
 
     async def _read_once(self) -> None:
         """Handle new results (BLOCK up to ``block_s``), then housekeeping.

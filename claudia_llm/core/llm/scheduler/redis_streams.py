@@ -202,6 +202,7 @@ class RedisScheduler(ResultsReader, OrphanBook):
         for _request, future in list(self._waiters.values()):
             if not future.done():
                 future.set_exception(RequestCancelled('the scheduler is closed'))
+                future.exception()  # retrieved: a waiter already gone logs no traceback
         self._closing = True
         settle = time.monotonic() + self.block_s
         while self._in_result and time.monotonic() < settle:
