@@ -111,12 +111,18 @@ def test_validate_change_gives_reasons():
     assert validate_change(key, [good], live=['diagnostics.p95_warn_ms']).successful
 
 
-def test_validate_change_as_a_node_callback(make_node):
+def diagnostics_node_taking_p95_live(make_node):
+    """A declared diagnostics_node whose callback is ``validate_change`` (p95_warn_ms live)."""
     node = make_node('diagnostics_node')
     declare_all(node, 'diagnostics_node')
     node.add_on_set_parameters_callback(
         lambda params: validate_change('diagnostics_node', params,
                                        live=['diagnostics.p95_warn_ms']))
+    return node
+
+
+def test_validate_change_as_a_node_callback(make_node):
+    node = diagnostics_node_taking_p95_live(make_node)
     results = node.set_parameters(as_parameters({'diagnostics.p95_warn_ms': 42.0,
                                                  'diagnostics.window_s': 10.0}))
     assert [r.successful for r in results] == [True, False]
@@ -128,11 +134,7 @@ def test_validate_change_as_a_node_callback(make_node):
 
 def test_a_live_change_of_another_type_is_checked_by_us_not_refused_by_rclpy(make_node):
     """2 for a float is 2.0 (as on Foxy); a text is refused naming the parameter and type."""
-    node = make_node('diagnostics_node')
-    declare_all(node, 'diagnostics_node')
-    node.add_on_set_parameters_callback(
-        lambda params: validate_change('diagnostics_node', params,
-                                       live=['diagnostics.p95_warn_ms']))
+    node = diagnostics_node_taking_p95_live(make_node)
     whole, text = node.set_parameters([
         Parameter('diagnostics.p95_warn_ms', Parameter.Type.INTEGER, 900),
         Parameter('diagnostics.p95_warn_ms', Parameter.Type.STRING, 'fast')])

@@ -7,18 +7,14 @@ import asyncio
 import logging
 
 import pytest
+from offline_engine import offline_settings
 
 from claudia_llm.core.app import Engine
 from claudia_llm.core.errors import ConfigError
-from claudia_llm.core.settings import defaults
 
 
 def settings(**overrides):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'redis.url': 'redis://127.0.0.1:1/0', 'redis.connect_timeout_s': 0.2})
-    s.update(overrides)
-    return s
+    return offline_settings(overrides)
 
 
 def test_unloadable_embedder_leaves_the_node_without_the_semantic_tier(caplog):

@@ -7,41 +7,26 @@ real embedder for the semantic tier), Redis and Ollama absent, as ``claudia-llm 
 scores the shared set: zero wrong actions, and at least 90 % of the action rows from the
 emergency, exact or semantic tier (the held-out target of issue 11).
 """
-import asyncio
 from pathlib import Path
 
 import pytest
+from offline_engine import answer_all
 
-from claudia_llm.core.app import Engine
 from claudia_llm.core.evaluation import read_cases, score, summarise
-from claudia_llm.core.settings import defaults
 
 pytestmark = pytest.mark.slow
 
 OWN = Path(__file__).resolve().parents[1] / 'data' / 'commands_own.tsv'
 
 
-def answer_all(cases):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'redis.url': 'redis://127.0.0.1:1/0', 'redis.connect_timeout_s': 0.2,
-              'ollama.host': 'http://127.0.0.1:1', 'ollama.timeout_s': 0.5,
-              'safety.cooldown_s': 0.0})
-
-    async def run():
-        engine = Engine(s, lambda record: None)
-        await engine.start()
-        try:
-            return [(await engine.pipeline.handle(case.utterance)).to_dict() for case in cases]
-        finally:
-            await engine.aclose()
-    return asyncio.run(run())
+def answer_cases(cases):
+    return answer_all([case.utterance for case in cases], **{'safety.cooldown_s': 0.0})
 
 
 def test_own_commands_zero_wrong_actions_and_fast_tier_coverage():
     cases = read_cases(str(OWN))
     assert len(cases) >= 150 and {c.language for c in cases} >= {'ja', 'zh', 'en'}
-    rows = [score(case, record) for case, record in zip(cases, answer_all(cases))]
+    rows = [score(case, record) for case, record in zip(cases, answer_cases(cases))]
     summary = summarise(rows, cases)
     wrong = [(c.utterance, r['intent']) for c, r in zip(cases, rows) if r['wrong_action']]
     assert wrong == []

@@ -7,11 +7,12 @@ after a chosen prefix to see what was published before the answer ended.
 import asyncio
 import json
 
+from offline_engine import offline_settings
+
 from claudia_llm.core.app import Engine
 from claudia_llm.core.errors import LLMMalformedOutput
 from claudia_llm.core.llm.ollama import LLMResult
 from claudia_llm.core.replies import FALLBACK
-from claudia_llm.core.settings import defaults
 from claudia_llm.testing.qwen_tokens import token_pieces
 
 
@@ -80,12 +81,7 @@ class Outputs:
 
 
 def settings(**overrides):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'cache.semantic_enabled': False, 'redis.url': 'redis://127.0.0.1:1/0',
-              'redis.connect_timeout_s': 0.2, 'safety.cooldown_s': 0.0})
-    s.update(overrides)
-    return s
+    return offline_settings({'cache.semantic_enabled': False, 'safety.cooldown_s': 0.0}, overrides)
 
 
 def run(steps, contents, hold_at=None, malformed=(), **overrides):

@@ -5,28 +5,14 @@ tier absent (the exact tier answers these): a command repeated within the cooldo
 that asks for the posture the robot is already in, publishes no action and says so
 instead of the command's reply.
 """
-import asyncio
+from offline_engine import answer_all
 
-from claudia_llm.core.app import Engine
 from claudia_llm.core.replies import FALLBACK
-from claudia_llm.core.settings import defaults
 
 
 def answers(texts, cooldown_s):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'redis.url': 'redis://127.0.0.1:1/0', 'redis.connect_timeout_s': 0.2,
-              'ollama.host': 'http://127.0.0.1:1', 'ollama.timeout_s': 0.5,
-              'safety.cooldown_s': cooldown_s, 'cache.semantic_enabled': False})
-
-    async def run():
-        engine = Engine(s, lambda record: None)
-        await engine.start()
-        try:
-            return [(await engine.pipeline.handle(text)).to_dict() for text in texts]
-        finally:
-            await engine.aclose()
-    return asyncio.run(run())
+    return answer_all(texts, **{'safety.cooldown_s': cooldown_s,
+                                'cache.semantic_enabled': False})
 
 
 def names(record):

@@ -6,22 +6,19 @@ or answered ``shutting_down``.
 import asyncio
 import time
 
+from offline_engine import offline_settings
+
 from claudia_llm.core import shutdown
 from claudia_llm.core.app import Engine
 from claudia_llm.core.errors import RequestHandedOver
 from claudia_llm.core.llm.ollama import LLMResult
 from claudia_llm.core.record import Answer
 from claudia_llm.core.replies import FALLBACK
-from claudia_llm.core.settings import defaults
 
 
 def engine_settings(**overrides):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'cache.semantic_enabled': False, 'redis.url': 'redis://127.0.0.1:1/0',
-              'redis.connect_timeout_s': 0.2, 'scheduler.deadline_s': 60.0})
-    s.update(overrides)
-    return s
+    return offline_settings({'cache.semantic_enabled': False, 'scheduler.deadline_s': 60.0},
+                            overrides)
 
 
 class SlowLLM:

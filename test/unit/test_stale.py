@@ -3,6 +3,7 @@ import asyncio
 import time
 
 import pytest
+from offline_engine import offline_settings
 
 from claudia_llm.core.app import Engine
 from claudia_llm.core.errors import ConfigError
@@ -14,7 +15,6 @@ from claudia_llm.core.safety.actions import ActionRegistry
 from claudia_llm.core.safety.policy import DROP_RULES, SafetyPolicy
 from claudia_llm.core.safety.robot_state import RobotState
 from claudia_llm.core.safety.stale import is_stale, withhold_stale
-from claudia_llm.core.settings import defaults
 
 REGISTRY = ActionRegistry.load()
 
@@ -62,12 +62,7 @@ def test_stale_after_zero_turns_the_rule_off_and_a_bad_limit_is_refused():
 
 
 def engine_settings(**overrides):
-    s = defaults('llm_node')
-    s.update({'scheduler.backend': 'memory', 'ollama.warmup': False,
-              'cache.semantic_enabled': False, 'redis.url': 'redis://127.0.0.1:1/0',
-              'redis.connect_timeout_s': 0.2, 'safety.cooldown_s': 0.0})
-    s.update(overrides)
-    return s
+    return offline_settings({'cache.semantic_enabled': False, 'safety.cooldown_s': 0.0}, overrides)
 
 
 def run_engine(body, **overrides):

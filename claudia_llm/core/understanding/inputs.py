@@ -33,8 +33,9 @@ REPLACEMENT = '\ufffd'
 # 16x the default input.max_bytes, room for a long paste; anything bigger is not parsed
 # at all, so a flood of huge messages costs the event loop no parsing (the id is unknown).
 ID_RECOVERY_MAX_BYTES = 64 * 1024
-MAX_ID_CHARS = 64
-"""Longest ``id`` accepted; a longer one is refused (cutting it would break its matching)."""
+MAX_FIELD_CHARS = 64
+"""Longest ``id`` accepted (a longer one is refused: cutting it would break its matching);
+the ``source`` and the id of an error record are cut to it (``printable_field``)."""
 
 
 @dataclass
@@ -133,14 +134,14 @@ def _check_envelope_types(data: dict, request_id: str) -> None:
 
     Raises:
         InputError: 'invalid_json' naming the field: ``id`` not a string or longer than
-            ``MAX_ID_CHARS``, ``source`` not a string, ``seq`` not a whole number >= 0.
+            ``MAX_FIELD_CHARS``, ``source`` not a string, ``seq`` not a whole number >= 0.
     """
     ident, source, seq = data.get('id'), data.get('source'), data.get('seq')
     if ident is not None and not isinstance(ident, str):
         raise InputError('"id" must be a string, got %s' % type(ident).__name__,
                          'invalid_json', request_id)
-    if isinstance(ident, str) and len(ident) > MAX_ID_CHARS:
-        raise InputError('"id" is %d characters, limit %d' % (len(ident), MAX_ID_CHARS),
+    if isinstance(ident, str) and len(ident) > MAX_FIELD_CHARS:
+        raise InputError('"id" is %d characters, limit %d' % (len(ident), MAX_FIELD_CHARS),
                          'invalid_json', request_id)
     if source is not None and not isinstance(source, str):
         raise InputError('"source" must be a string, got %s' % type(source).__name__,
@@ -175,7 +176,7 @@ def request_id_of(raw: Union[str, bytes]) -> str:
 
 
 def _id_field(data) -> str:
-    """The ``id`` of a parsed JSON message as text, at most 64 characters; '' if none.
+    """The ``id`` of a parsed JSON message as text (``printable_field``); '' if none.
 
     A number is written as text (the error record of ``{"id": 7}`` says "7", which a client
     can match); a container, a boolean or null gives ''.
@@ -187,12 +188,12 @@ def _id_field(data) -> str:
 
 
 def printable_field(value) -> str:
-    r"""``value`` as text of at most 64 characters that UTF-8 can encode.
+    r"""``value`` as text of at most ``MAX_FIELD_CHARS`` characters that UTF-8 can encode.
 
     Lone surrogates (from JSON escapes like ``"\udc80"``) are written as ``\udc80``,
     so the id or source can go into a record without its publication raising.
     """
-    text = str(value or '')[:64]
+    text = str(value or '')[:MAX_FIELD_CHARS]
     if _encodable(text):
         return text
     return text.encode('utf-8', 'backslashreplace').decode('utf-8')
